@@ -1,0 +1,229 @@
+//! berth's AWS provider: implements [`berth_core::provider::Provider`] with the
+//! AWS SDK for Rust. Start at [`AwsProvider`]; each module handles the kinds of
+//! one AWS service (see `docs/resources.md` for every kind's desired state).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use berth_core::kind::Kind;
+use berth_core::provider::{Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
+use tokio::sync::OnceCell;
+
+mod autoscaling;
+mod ec2;
+mod ecs;
+mod elb;
+mod iam;
+mod logs;
+mod s3;
+mod ssm;
+mod util;
+
+/// How to reach AWS: the standard credential chain plus these overrides.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// A named profile from the shared config files.
+    pub profile: Option<String>,
+    /// Region; falls back to the stack's `region:` and then the standard chain.
+    pub region: Option<String>,
+    /// A local endpoint such as moto (`AWS_ENDPOINT_URL` is honoured too).
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, including the first (default 3).
+    pub max_attempts: Option<u32>,
+}
+
+/// The SDK clients berth uses, built once from one configuration.
+pub(crate) struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+}
+
+/// The AWS implementation of [`Provider`].
+#[derive(Clone)]
+pub struct AwsProvider {
+    clients: Arc<Clients>,
+    identity: Arc<OnceCell<Identity>>,
+}
+
+impl AwsProvider {
+    /// Loads configuration from the standard chain with `options` on top.
+    pub async fn connect(options: &AwsOptions) -> Result<Self, ProviderError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(options.max_attempts.unwrap_or(3))
+                    .with_initial_backoff(Duration::from_millis(200)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| ProviderError::new("no AWS region: set `region:` in the stack, --region or AWS_REGION"))?;
+        // A local endpoint has no virtual-host DNS for buckets.
+        let path_style = config.endpoint_url().is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build();
+        let clients = Clients {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
+            region,
+        };
+        Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()) })
+    }
+}
+
+/// Turns any SDK error into a [`ProviderError`] carrying AWS's code and message.
+pub(crate) fn aws_error<E>(err: E) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    let code = err.code().map(str::to_owned);
+    let message = match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    ProviderError { code, message }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    async fn identity(&self) -> ProviderResult<Identity> {
+        let identity = self
+            .identity
+            .get_or_try_init(|| async {
+                let who = self.clients.sts.get_caller_identity().send().await.map_err(aws_error)?;
+                Ok::<_, ProviderError>(Identity {
+                    account_id: who.account().unwrap_or_default().to_owned(),
+                    region: self.clients.region.clone(),
+                })
+            })
+            .await?;
+        Ok(identity.clone())
+    }
+
+    async fn read(&self, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
+        let c = &self.clients;
+        match req.kind {
+            Kind::Network | Kind::KeyPair | Kind::SecurityGroup | Kind::SecurityGroupIngress | Kind::LaunchTemplate => {
+                ec2::read(c, req).await
+            }
+            Kind::SsmParameter => ssm::read(c, req).await,
+            Kind::IamPolicy
+            | Kind::IamRole
+            | Kind::IamRolePolicyAttachment
+            | Kind::IamRoleInlinePolicy
+            | Kind::IamInstanceProfile => iam::read(c, req).await,
+            Kind::S3Bucket | Kind::S3PublicAccessBlock | Kind::S3BucketPolicy | Kind::S3Object => s3::read(c, req).await,
+            Kind::LogGroup => logs::read(c, req).await,
+            Kind::AutoscalingGroup => autoscaling::read(c, req).await,
+            Kind::CapacityProvider
+            | Kind::EcsCluster
+            | Kind::ClusterCapacityProviders
+            | Kind::TaskDefinition
+            | Kind::EcsService => ecs::read(c, req).await,
+            Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener => elb::read(c, req).await,
+        }
+    }
+
+    async fn create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
+        let c = &self.clients;
+        match service_of(req.kind) {
+            Service::Ec2 => ec2::create(c, req).await,
+            Service::Iam => iam::create(c, req).await,
+            Service::S3 => s3::create(c, req).await,
+            Service::Logs => logs::create(c, req).await,
+            Service::Autoscaling => autoscaling::create(c, req).await,
+            Service::Ecs => ecs::create(c, req).await,
+            Service::Elb => elb::create(c, req).await,
+            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
+        }
+    }
+
+    async fn update(&self, req: &NodeRequest<'_>, live: &Live, changed: &[String]) -> ProviderResult<Outputs> {
+        let c = &self.clients;
+        match service_of(req.kind) {
+            Service::Ec2 => ec2::update(c, req, live, changed).await,
+            Service::Iam => iam::update(c, req, live, changed).await,
+            Service::S3 => s3::update(c, req, live, changed).await,
+            Service::Logs => logs::update(c, req, live, changed).await,
+            Service::Autoscaling => autoscaling::update(c, req, live, changed).await,
+            Service::Ecs => ecs::update(c, req, live, changed).await,
+            Service::Elb => elb::update(c, req, live, changed).await,
+            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
+        }
+    }
+
+    async fn delete(&self, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
+        let c = &self.clients;
+        match service_of(req.kind) {
+            Service::Ec2 => ec2::delete(c, req, live).await,
+            Service::Iam => iam::delete(c, req, live).await,
+            Service::S3 => s3::delete(c, req, live).await,
+            Service::Logs => logs::delete(c, req, live).await,
+            Service::Autoscaling => autoscaling::delete(c, req, live).await,
+            Service::Ecs => ecs::delete(c, req, live).await,
+            Service::Elb => elb::delete(c, req, live).await,
+            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
+        }
+    }
+}
+
+enum Service {
+    Data,
+    Ec2,
+    Iam,
+    S3,
+    Logs,
+    Autoscaling,
+    Ecs,
+    Elb,
+}
+
+fn service_of(kind: Kind) -> Service {
+    use Kind::*;
+    match kind {
+        Network | SsmParameter => Service::Data,
+        KeyPair | SecurityGroup | SecurityGroupIngress | LaunchTemplate => Service::Ec2,
+        IamPolicy | IamRole | IamRolePolicyAttachment | IamRoleInlinePolicy | IamInstanceProfile => Service::Iam,
+        S3Bucket | S3PublicAccessBlock | S3BucketPolicy | S3Object => Service::S3,
+        LogGroup => Service::Logs,
+        AutoscalingGroup => Service::Autoscaling,
+        CapacityProvider | EcsCluster | ClusterCapacityProviders | TaskDefinition | EcsService => Service::Ecs,
+        TargetGroup | LoadBalancer | Listener => Service::Elb,
+    }
+}

@@ -1,0 +1,10 @@
+//! berth-core: the stack model and everything berth does without a cloud.
+//!
+//! Start at [`load`] (stack file to typed [`model::Stack`] with diagnostics),
+//! then [`expand`] (stack to resource [`graph`]), [`engine`] (plan, apply and
+//! destroy over a [`provider::Provider`]) and [`plan`] (the change model every
+//! renderer reads). Nothing here prints: the engine reports through
+//! [`engine::EventSink`].
+
+pub mod kind;
+pub mod provider;

@@ -1,0 +1,83 @@
+//! The boundary between the engine and a cloud: a [`Provider`] reads, creates,
+//! updates and deletes one node at a time. The AWS implementation lives in
+//! `berth-aws`; tests use fakes.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::kind::Kind;
+
+/// Attribute values a resource exposes to its dependents (`arn`, `id`, ...).
+pub type Outputs = BTreeMap<String, Value>;
+
+/// Tag key naming the stack that owns a resource.
+pub const STACK_TAG: &str = "berth:stack";
+/// Tag key holding the resource's address in its stack.
+pub const ID_TAG: &str = "berth:id";
+
+/// What the provider is asked to act on: one node with its desired state
+/// fully resolved (references replaced by the values they point to).
+#[derive(Debug, Clone)]
+pub struct NodeRequest<'a> {
+    pub stack: &'a str,
+    pub address: &'a str,
+    pub kind: Kind,
+    /// Desired state, in the shape documented per kind in `docs/resources.md`.
+    /// Taggable kinds carry a `tags` object that already includes berth's
+    /// ownership tags.
+    pub desired: &'a Value,
+}
+
+/// A resource as it exists in AWS.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    /// The fields berth manages, in the same shape as the desired state.
+    pub state: Value,
+    /// What dependents may refer to.
+    pub outputs: Outputs,
+    /// The resource's tags; `None` for kinds that take none.
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A provider failure, with the cloud's own message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    /// The cloud's error code, when it gave one (`NoSuchEntity`, ...).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError { code: None, message: message.into() }
+    }
+}
+
+/// Result type of provider calls.
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+/// The caller's identity, for `${aws.account_id}` and `${aws.region}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account_id: String,
+    pub region: String,
+}
+
+/// A cloud that can hold a stack.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Who we are and where.
+    async fn identity(&self) -> ProviderResult<Identity>;
+    /// Reads the live resource, or `None` when it does not exist.
+    async fn read(&self, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>>;
+    /// Creates the resource and returns its outputs.
+    async fn create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs>;
+    /// Updates the resource in place; `changed` names the top-level desired
+    /// fields that differ from `live`. Returns the outputs after the update.
+    async fn update(&self, req: &NodeRequest<'_>, live: &Live, changed: &[String]) -> ProviderResult<Outputs>;
+    /// Deletes the resource.
+    async fn delete(&self, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()>;
+}

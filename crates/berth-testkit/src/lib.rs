@@ -1,0 +1,122 @@
+//! Test support for berth: starts a private `moto_server` (a local AWS
+//! endpoint) on a free port of 127.0.0.1 and hands out SDK configuration for
+//! it. A test that needs moto fails loudly when `moto_server` is missing: it
+//! never skips.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The moto version the tests are written against (see `.ci/run`).
+pub const MOTO_VERSION: &str = "5.2.1";
+
+/// Region the tests use (the reference stack's).
+pub const REGION: &str = "ap-northeast-2";
+
+/// A running moto_server, stopped when dropped.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts a fresh server; every test gets its own, so tests share no state.
+    ///
+    /// # Panics
+    /// When `moto_server` cannot be started or does not listen within 30 s.
+    pub fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Without it, AWS-managed policies such as
+            // AmazonECSTaskExecutionRolePolicy do not exist on moto.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            // moto starts no tasks; this makes services report one running.
+            .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto_server ({e}): these tests need it. Install it with \
+                     `pip install 'moto[server]=={MOTO_VERSION}'` (or run .ci/run)"
+                )
+            });
+        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited at start ({status}); is moto[server] {MOTO_VERSION} installed?");
+            }
+            assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    /// Environment for a berth process (or SDK) talking to this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// SDK configuration pointing at this server, for reading back what berth did.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let credentials = aws_config::Credentials::new("testing", "testing", None, None, "berth-testkit");
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+            .load()
+            .await
+    }
+
+    /// An S3 client with path-style addressing, which a local endpoint needs.
+    pub async fn s3(&self) -> aws_sdk_s3::Client {
+        let config = self.sdk_config().await;
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build())
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind a free port on 127.0.0.1");
+    listener.local_addr().expect("local address").port()
+}
+
+/// Puts moto's dummy credentials in this process's environment, for tests
+/// that build berth's provider in-process. Every test sets the same values,
+/// so concurrent calls agree.
+pub fn use_test_credentials() {
+    for (key, value) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ] {
+        std::env::set_var(key, value);
+    }
+}
+
+impl Moto {
+    /// Options for berth's in-process provider, pointing at this server.
+    pub fn region(&self) -> &'static str {
+        REGION
+    }
+}
