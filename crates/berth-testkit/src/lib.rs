@@ -70,7 +70,7 @@ impl Moto {
 
     /// SDK configuration pointing at this server, for reading back what berth did.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let credentials = aws_config::Credentials::new("testing", "testing", None, None, "berth-testkit");
+        let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "berth-testkit");
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.endpoint)
