@@ -6,5 +6,13 @@
 //! renderer reads). Nothing here prints: the engine reports through
 //! [`engine::EventSink`].
 
+pub mod diag;
+pub mod engine;
+pub mod expand;
+pub mod graph;
 pub mod kind;
+pub mod load;
+pub mod model;
+pub mod normalize;
+pub mod plan;
 pub mod provider;

@@ -1,0 +1,547 @@
+//! The engine: plans by reading every node's live state (concurrently, in
+//! dependency order, since a node's identity may come from its parent's
+//! outputs), and applies a plan by walking the graph with bounded
+//! parallelism. It never prints: progress goes to an [`EventSink`].
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::expand::Expanded;
+use crate::graph::{Graph, Node, REF_PREFIX};
+use crate::kind::Kind;
+use crate::load::Source;
+use crate::normalize::normalize;
+use crate::plan::{env_key_changes, Action, FieldChange, Mode, Plan, ResourceChange, MASK, UNKNOWN};
+use crate::provider::{Live, NodeRequest, Outputs, Provider, STACK_TAG};
+
+/// Progress reported while the engine works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Live state of `done` of `total` resources read.
+    Read { address: String, done: usize, total: usize },
+    Started { address: String, action: Action },
+    Finished { address: String, action: Action, elapsed: Duration },
+    Failed { address: String, action: Action, error: String, elapsed: Duration },
+    /// Not attempted because a resource it needs failed.
+    Skipped { address: String, action: Action, blocked_by: String },
+}
+
+/// Receives the engine's events (a renderer, a log, a test recorder).
+pub trait EventSink: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Discards events.
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn event(&self, _event: Event) {}
+}
+
+/// Reading live state failed, so no plan could be made.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not read the live state of {}", .failures.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", "))]
+pub struct ReadError {
+    /// Each resource that could not be read, with the cloud's message.
+    pub failures: Vec<(String, String)>,
+}
+
+/// What the engine knows about one node after planning.
+#[derive(Debug, Clone)]
+struct NodePlan {
+    live: Option<Live>,
+    action: Action,
+    changed: Vec<String>,
+}
+
+/// A plan with what is needed to apply it.
+pub struct Planned {
+    pub plan: Plan,
+    expanded: Expanded,
+    nodes: Vec<NodePlan>,
+    /// Outputs of every node that exists, read while planning.
+    live_outputs: HashMap<String, Outputs>,
+}
+
+impl Planned {
+    /// The expanded stack this plan was made for.
+    pub fn expanded(&self) -> &Expanded {
+        &self.expanded
+    }
+}
+
+/// How an apply or destroy went, resource by resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApplyReport {
+    pub done: Vec<(String, Action, Duration)>,
+    pub failed: Vec<(String, Action, String)>,
+    pub not_attempted: Vec<(String, Action, String)>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.not_attempted.is_empty()
+    }
+}
+
+/// Plans and applies over one provider.
+pub struct Engine<'a> {
+    provider: &'a dyn Provider,
+    sink: &'a dyn EventSink,
+    parallelism: usize,
+}
+
+/// Replaces `${ref:ADDRESS#ATTR}` placeholders with known outputs, or [`UNKNOWN`].
+pub fn resolve(value: &Value, outputs: &HashMap<String, Outputs>) -> Value {
+    match value {
+        Value::String(s) if s.contains(REF_PREFIX) => resolve_string(s, outputs),
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve(v, outputs)).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve(v, outputs))).collect()),
+        other => other.clone(),
+    }
+}
+
+fn lookup<'o>(placeholder: &str, outputs: &'o HashMap<String, Outputs>) -> Option<&'o Value> {
+    let (address, attr) = placeholder.rsplit_once('#')?;
+    outputs.get(address)?.get(attr)
+}
+
+fn resolve_string(s: &str, outputs: &HashMap<String, Outputs>) -> Value {
+    // A string that is exactly one reference takes the output's own type (a list of subnets).
+    if let Some(inner) = s.strip_prefix(REF_PREFIX).and_then(|r| r.strip_suffix('}')) {
+        if !inner.contains('}') {
+            return lookup(inner, outputs).cloned().unwrap_or_else(|| Value::from(UNKNOWN));
+        }
+    }
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find(REF_PREFIX) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + REF_PREFIX.len()..];
+        let end = after.find('}').unwrap_or(after.len());
+        match lookup(&after[..end], outputs) {
+            Some(Value::String(v)) => out.push_str(v),
+            Some(other) => out.push_str(&other.to_string()),
+            None => return Value::from(UNKNOWN),
+        }
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Value::String(out)
+}
+
+fn contains_unknown(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s == UNKNOWN,
+        Value::Array(items) => items.iter().any(contains_unknown),
+        Value::Object(map) => map.values().any(contains_unknown),
+        _ => false,
+    }
+}
+
+/// Outcome of one node in a graph walk.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Done,
+    Failed(String),
+    Skipped(String),
+}
+
+type NodeFuture<'f> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'f>>;
+
+/// Runs `run` on every node once all the nodes it waits for are done
+/// (dependencies, or dependents when `reverse`), at most `parallelism` at a
+/// time. A node whose prerequisite failed is skipped, and so on down the line.
+async fn walk<'f>(graph: &Graph, reverse: bool, parallelism: usize, run: impl Fn(usize) -> NodeFuture<'f>) -> Vec<Outcome> {
+    let n = graph.nodes().len();
+    let waits_for = |i: usize| -> Vec<usize> {
+        if reverse { graph.dependents_of(i).collect() } else { graph.dependencies_of(i).collect() }
+    };
+    let unblocks = |i: usize| -> Vec<usize> {
+        if reverse { graph.dependencies_of(i).collect() } else { graph.dependents_of(i).collect() }
+    };
+    let mut remaining: Vec<usize> = (0..n).map(|i| waits_for(i).len()).collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
+    let order = graph.topological_order().unwrap_or_else(|_| (0..n).collect());
+    let mut ready: VecDeque<usize> = order.iter().copied().filter(|&i| remaining[i] == 0).collect();
+    if reverse {
+        ready = ready.into_iter().rev().collect();
+    }
+    let mut running = FuturesUnordered::new();
+    loop {
+        while running.len() < parallelism.max(1) {
+            let Some(i) = ready.pop_front() else { break };
+            let blocked_by = waits_for(i).into_iter().find(|&p| outcomes[p] != Some(Outcome::Done));
+            if let Some(p) = blocked_by {
+                outcomes[i] = Some(Outcome::Skipped(graph.nodes()[p].address.clone()));
+                release(i, &unblocks, &mut remaining, &mut ready);
+                continue;
+            }
+            let fut = run(i);
+            running.push(async move { (i, fut.await) });
+        }
+        let Some((i, result)) = running.next().await else { break };
+        outcomes[i] = Some(match result {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Failed(e),
+        });
+        release(i, &unblocks, &mut remaining, &mut ready);
+    }
+    outcomes.into_iter().map(|o| o.unwrap_or(Outcome::Skipped("a dependency cycle".into()))).collect()
+}
+
+fn release(i: usize, unblocks: &impl Fn(usize) -> Vec<usize>, remaining: &mut [usize], ready: &mut VecDeque<usize>) {
+    for next in unblocks(i) {
+        remaining[next] -= 1;
+        if remaining[next] == 0 {
+            ready.push_back(next);
+        }
+    }
+}
+
+/// State shared by the futures of one walk.
+struct Shared {
+    outputs: HashMap<String, Outputs>,
+    live_outputs: HashMap<String, Outputs>,
+    nodes: Vec<Option<NodePlan>>,
+    read: usize,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(provider: &'a dyn Provider, sink: &'a dyn EventSink, parallelism: usize) -> Self {
+        Engine { provider, sink, parallelism }
+    }
+
+    /// Reads the live state of every node and decides what to do with it.
+    pub async fn plan(&self, expanded: Expanded, source: &Source, mode: Mode) -> Result<Planned, ReadError> {
+        let graph = &expanded.graph;
+        let total = graph.nodes().len();
+        let shared = Mutex::new(Shared {
+            outputs: HashMap::new(),
+            live_outputs: HashMap::new(),
+            nodes: vec![None; total],
+            read: 0,
+        });
+        let stack = expanded.stack.as_str();
+        let outcomes = walk(graph, false, self.parallelism, |i| {
+            let shared = &shared;
+            Box::pin(async move { self.plan_node(graph, stack, mode, i, shared).await })
+        })
+        .await;
+        let failures: Vec<(String, String)> = outcomes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Outcome::Failed(e) => Some((graph.nodes()[i].address.clone(), e.clone())),
+                _ => None,
+            })
+            .collect();
+        if !failures.is_empty() {
+            return Err(ReadError { failures });
+        }
+        let shared = shared.into_inner().expect("no walk future panicked");
+        let nodes: Vec<NodePlan> = shared.nodes.into_iter().map(|n| n.expect("every node was planned")).collect();
+        let mut diagnostics = Vec::new();
+        let mut order = graph.topological_order().unwrap_or_default();
+        if mode == Mode::Destroy {
+            order.reverse();
+        }
+        let mut resources = Vec::new();
+        for &i in &order {
+            let node = &graph.nodes()[i];
+            if node.kind.is_data() {
+                continue;
+            }
+            let plan = &nodes[i];
+            if let Some(problem) = self.ownership_problem(graph, &nodes, stack, i) {
+                let severity = if mode == Mode::Destroy { Severity::Warning } else { Severity::Error };
+                diagnostics.push(located(source, node, severity, problem));
+                continue;
+            }
+            let desired = resolve(&node.desired, &shared.outputs);
+            resources.push(describe_change(node, plan, &desired));
+        }
+        let mut plan = Plan::new(stack, mode, resources, diagnostics);
+        plan.redact(&expanded.secrets);
+        Ok(Planned { plan, expanded, nodes, live_outputs: shared.live_outputs })
+    }
+
+    async fn plan_node(&self, graph: &Graph, stack: &str, mode: Mode, i: usize, shared: &Mutex<Shared>) -> Result<(), String> {
+        let node = &graph.nodes()[i];
+        let (desired, parent_gone) = {
+            let s = shared.lock().expect("lock");
+            let parent_gone = node.parent.as_ref().and_then(|p| graph.index_of(p)).is_some_and(|p| {
+                s.nodes[p].as_ref().is_none_or(|n| n.live.is_none() || n.action == Action::Replace)
+            });
+            (resolve(&node.desired, &s.outputs), parent_gone)
+        };
+        let live = if parent_gone {
+            None
+        } else {
+            let req = NodeRequest { stack, address: &node.address, kind: node.kind, desired: &desired };
+            self.provider.read(&req).await.map_err(|e| e.message)?
+        };
+        if node.kind.is_data() && live.is_none() {
+            return Err(format!("{} not found ({})", node.kind, compact(&desired)));
+        }
+        let (action, changed) = match (&live, mode) {
+            (_, _) if node.kind.is_data() => (Action::NoOp, vec![]),
+            (None, Mode::Apply) => (Action::Create, vec![]),
+            (None, Mode::Destroy) => (Action::NoOp, vec![]),
+            (Some(_), Mode::Destroy) => (Action::Delete, vec![]),
+            (Some(live), Mode::Apply) => {
+                let changed = changed_fields(node, &desired, live);
+                let replace = changed.iter().any(|f| node.kind.replace_fields().contains(&f.as_str()));
+                match (changed.is_empty(), replace) {
+                    (true, _) => (Action::NoOp, changed),
+                    (false, true) => (Action::Replace, changed),
+                    (false, false) => (Action::Update, changed),
+                }
+            }
+        };
+        let mut s = shared.lock().expect("lock");
+        if let Some(live) = &live {
+            s.live_outputs.insert(node.address.clone(), live.outputs.clone());
+            // Dependents see what will still hold after the apply.
+            let mut visible = live.outputs.clone();
+            match action {
+                Action::Replace => visible.clear(),
+                Action::Update => node.kind.outputs_renewed_by_update().iter().for_each(|o| {
+                    visible.remove(*o);
+                }),
+                _ => {}
+            }
+            s.outputs.insert(node.address.clone(), visible);
+        }
+        s.nodes[i] = Some(NodePlan { live, action, changed });
+        s.read += 1;
+        let done = s.read;
+        drop(s);
+        self.sink.event(Event::Read { address: node.address.clone(), done, total: graph.nodes().len() });
+        Ok(())
+    }
+
+    /// Why berth may not touch node `i`, if it may not.
+    fn ownership_problem(&self, graph: &Graph, nodes: &[NodePlan], stack: &str, i: usize) -> Option<String> {
+        let node = &graph.nodes()[i];
+        let live = nodes[i].live.as_ref()?;
+        if node.kind.taggable() {
+            let owner = live.tags.as_ref().and_then(|t| t.get(STACK_TAG));
+            return match owner {
+                Some(owner) if owner == stack => None,
+                Some(other) => Some(format!(
+                    "{} `{}` already exists and belongs to stack `{other}`; berth never changes another stack's resources",
+                    node.kind,
+                    name_of(node)
+                )),
+                None => Some(format!(
+                    "{} `{}` already exists without the tag {STACK_TAG}={stack}; berth never changes or deletes resources it does not own",
+                    node.kind,
+                    name_of(node)
+                )),
+            };
+        }
+        let parent = node.parent.as_ref().and_then(|p| graph.index_of(p))?;
+        self.ownership_problem(graph, nodes, stack, parent)
+            .map(|_| format!("{} belongs to a resource this stack does not own", node.address))
+    }
+
+    /// Carries out a plan: creates, updates and replaces in dependency order
+    /// (deletes in reverse order for a destroy plan).
+    pub async fn apply(&self, planned: &Planned) -> ApplyReport {
+        let graph = &planned.expanded.graph;
+        let stack = planned.expanded.stack.as_str();
+        let reverse = planned.plan.mode == Mode::Destroy;
+        // A destroy resolves against what exists; an apply against what it makes.
+        let outputs = if reverse { planned.live_outputs.clone() } else { HashMap::new() };
+        let shared = Mutex::new(outputs);
+        let started: Mutex<HashMap<usize, Instant>> = Mutex::new(HashMap::new());
+        let outcomes = walk(graph, reverse, self.parallelism, |i| {
+            let shared = &shared;
+            let started = &started;
+            Box::pin(async move {
+                started.lock().expect("lock").insert(i, Instant::now());
+                self.apply_node(planned, stack, i, shared).await
+            })
+        })
+        .await;
+        let started = started.into_inner().expect("lock");
+        let mut report = ApplyReport::default();
+        let mut order = graph.topological_order().unwrap_or_default();
+        if reverse {
+            order.reverse();
+        }
+        for i in order {
+            let action = planned.nodes[i].action;
+            if action == Action::NoOp {
+                continue;
+            }
+            let address = graph.nodes()[i].address.clone();
+            match &outcomes[i] {
+                Outcome::Done => report.done.push((address, action, started.get(&i).map(|s| s.elapsed()).unwrap_or_default())),
+                Outcome::Failed(e) => report.failed.push((address, action, e.clone())),
+                Outcome::Skipped(by) => {
+                    self.sink.event(Event::Skipped { address: address.clone(), action, blocked_by: by.clone() });
+                    report.not_attempted.push((address, action, by.clone()));
+                }
+            }
+        }
+        report
+    }
+
+    async fn apply_node(&self, planned: &Planned, stack: &str, i: usize, shared: &Mutex<HashMap<String, Outputs>>) -> Result<(), String> {
+        let node = &planned.expanded.graph.nodes()[i];
+        let plan = &planned.nodes[i];
+        let desired = resolve(&node.desired, &shared.lock().expect("lock"));
+        let keep_live_outputs = |shared: &Mutex<HashMap<String, Outputs>>| {
+            if let Some(live) = &plan.live {
+                shared.lock().expect("lock").insert(node.address.clone(), live.outputs.clone());
+            }
+        };
+        if plan.action == Action::NoOp {
+            keep_live_outputs(shared);
+            return Ok(());
+        }
+        let skipped_in_plan = planned.plan.resources.iter().all(|r| r.address != node.address);
+        if skipped_in_plan {
+            // Not owned: the plan reported it and leaves it alone.
+            return Ok(());
+        }
+        if plan.action != Action::Delete && contains_unknown(&desired) {
+            return Err(format!("{}: a value it refers to is still unknown after its dependencies were applied", node.address));
+        }
+        let start = Instant::now();
+        self.sink.event(Event::Started { address: node.address.clone(), action: plan.action });
+        let req = NodeRequest { stack, address: &node.address, kind: node.kind, desired: &desired };
+        let result = match (plan.action, &plan.live) {
+            (Action::Create, _) => self.provider.create(&req).await,
+            (Action::Update, Some(live)) => self.provider.update(&req, live, &plan.changed).await.map(|mut out| {
+                for (k, v) in &live.outputs {
+                    out.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                out
+            }),
+            (Action::Replace, Some(live)) => match self.provider.delete(&req, live).await {
+                Ok(()) => self.provider.create(&req).await,
+                Err(e) => Err(e),
+            },
+            (Action::Delete, Some(live)) => self.provider.delete(&req, live).await.map(|()| Outputs::new()),
+            (action, None) => Err(crate::provider::ProviderError::new(format!("cannot {} a resource that does not exist", action.as_str()))),
+            (Action::NoOp, _) => unreachable!("handled above"),
+        };
+        let elapsed = start.elapsed();
+        match result {
+            Ok(outputs) => {
+                if plan.action != Action::Delete {
+                    shared.lock().expect("lock").insert(node.address.clone(), outputs);
+                }
+                self.sink.event(Event::Finished { address: node.address.clone(), action: plan.action, elapsed });
+                Ok(())
+            }
+            Err(e) => {
+                self.sink.event(Event::Failed { address: node.address.clone(), action: plan.action, error: e.message.clone(), elapsed });
+                Err(e.message)
+            }
+        }
+    }
+}
+
+fn name_of(node: &Node) -> String {
+    ["name", "family"]
+        .iter()
+        .find_map(|k| node.desired.get(*k).and_then(Value::as_str))
+        .unwrap_or(&node.address)
+        .to_owned()
+}
+
+fn compact(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 120 { format!("{}...", &text[..117]) } else { text }
+}
+
+fn located(source: &Source, node: &Node, severity: Severity, message: String) -> Diagnostic {
+    let origin: Vec<&str> = node.origin.iter().map(String::as_str).collect();
+    let help = Some(format!(
+        "rename the resource in the stack, delete the existing one, or tag it {STACK_TAG}=<stack> if this stack should own it"
+    ));
+    source.diagnostic(severity, None, &origin, message, help)
+}
+
+/// The desired state without tags, and the tags, as berth compares them.
+fn split_tags(kind: Kind, state: &Value) -> (Value, Option<Value>) {
+    let mut state = state.clone();
+    let tags = state.as_object_mut().and_then(|m| m.remove("tags"));
+    (normalize(kind, &state), tags)
+}
+
+fn live_tags(live: &Live) -> Option<Value> {
+    live.tags.as_ref().map(|t| Value::Object(t.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect()))
+}
+
+/// Top-level fields whose desired and live values differ.
+fn changed_fields(node: &Node, desired: &Value, live: &Live) -> Vec<String> {
+    let (desired, desired_tags) = split_tags(node.kind, desired);
+    let live_state = normalize(node.kind, &live.state);
+    let mut changed: Vec<String> = Vec::new();
+    let empty = serde_json::Map::new();
+    let d = desired.as_object().unwrap_or(&empty);
+    let l = live_state.as_object().unwrap_or(&empty);
+    for key in d.keys().chain(l.keys().filter(|k| !d.contains_key(*k))) {
+        if d.get(key) != l.get(key) && !changed.contains(key) {
+            changed.push(key.clone());
+        }
+    }
+    if node.kind.taggable() && desired_tags.is_some() && desired_tags != live_tags(live) {
+        changed.push("tags".into());
+    }
+    changed
+}
+
+fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> ResourceChange {
+    let (desired_n, desired_tags) = split_tags(node.kind, desired);
+    let mut fields = Vec::new();
+    let field_names: Vec<String> = match plan.action {
+        Action::Create => desired.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+        Action::Update | Action::Replace => plan.changed.clone(),
+        Action::NoOp | Action::Delete => vec![],
+    };
+    let live_n = plan.live.as_ref().map(|l| normalize(node.kind, &l.state));
+    for field in field_names {
+        let (before, after) = if field == "tags" {
+            (plan.live.as_ref().and_then(live_tags), desired_tags.clone())
+        } else {
+            (live_n.as_ref().and_then(|l| l.get(&field).cloned()), desired_n.get(&field).cloned())
+        };
+        let before = if plan.action == Action::Create { None } else { before };
+        let forces_replace = plan.action == Action::Replace && node.kind.replace_fields().contains(&field.as_str());
+        fields.push(if node.sensitive_fields.contains(&field) {
+            FieldChange {
+                detail: env_key_changes(before.as_ref().and_then(Value::as_str), after.as_ref().and_then(Value::as_str)),
+                before: before.map(|_| Value::from(MASK)),
+                after: after.map(|_| Value::from(MASK)),
+                field,
+                forces_replace,
+                sensitive: true,
+            }
+        } else {
+            FieldChange { field, before, after, forces_replace, sensitive: false, detail: vec![] }
+        });
+    }
+    let replace_reasons = fields
+        .iter()
+        .filter(|f| f.forces_replace)
+        .map(|f| format!("`{}` cannot be changed in place", f.field))
+        .collect();
+    let note = match plan.action {
+        Action::Update => node.kind.update_note().map(str::to_owned),
+        _ => None,
+    };
+    ResourceChange { address: node.address.clone(), kind: node.kind, action: plan.action, fields, replace_reasons, note }
+}

@@ -1,0 +1,463 @@
+//! The stack file format, as typed Rust structs. `schemas/stack.schema.json`
+//! is generated from these types (`berth schema`), and a test keeps it fresh.
+//!
+//! Strings may hold `${var.NAME}`, `${aws.account_id}`, `${aws.region}` and
+//! `${<section>.<name>.<attr>}`; they are resolved by [`crate::expand`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A berth stack: every AWS resource of one ECS application.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    /// The stack's name; every resource berth creates is tagged `berth:stack=<name>`.
+    pub stack: String,
+    /// AWS region (overridden by `--region`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Variables, used as `${var.NAME}`; `--var NAME=VALUE` overrides them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, Var>,
+    /// Tags added to every taggable resource.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// Where the stack runs.
+    #[serde(default)]
+    pub network: Network,
+    /// EC2 key pairs imported from public key files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub key_pairs: BTreeMap<String, KeyPair>,
+    /// VPC security groups, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub security_groups: BTreeMap<String, SecurityGroup>,
+    /// IAM managed policies and roles.
+    #[serde(default)]
+    pub iam: Iam,
+    /// S3 buckets, by key in this file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub buckets: BTreeMap<String, Bucket>,
+    /// CloudWatch log groups, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub log_groups: BTreeMap<String, LogGroup>,
+    /// ECS clusters, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub clusters: BTreeMap<String, Cluster>,
+    /// ECS task definitions, by family.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_definitions: BTreeMap<String, TaskDefinition>,
+    /// ELBv2 target groups, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_groups: BTreeMap<String, TargetGroup>,
+    /// Application load balancers, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub load_balancers: BTreeMap<String, LoadBalancer>,
+    /// ECS services, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, Service>,
+}
+
+/// A variable: a plain string, or a value marked sensitive.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Var {
+    Plain(String),
+    Detailed {
+        value: String,
+        /// Never shown in plans or logs.
+        #[serde(default)]
+        sensitive: bool,
+    },
+}
+
+impl Var {
+    /// The variable's value.
+    pub fn value(&self) -> &str {
+        match self {
+            Var::Plain(value) | Var::Detailed { value, .. } => value,
+        }
+    }
+    /// Whether the value must be masked.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Var::Detailed { sensitive: true, .. })
+    }
+}
+
+/// The VPC and subnets.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// `default` or a VPC id.
+    #[serde(default = "default_word")]
+    pub vpc: String,
+    /// `default` (the VPC's default subnets) or a list of subnet ids.
+    #[serde(default)]
+    pub subnets: Subnets,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network { vpc: default_word(), subnets: Subnets::default() }
+    }
+}
+
+fn default_word() -> String {
+    "default".to_owned()
+}
+
+/// `default` or a list of subnet ids.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Subnets {
+    Named(String),
+    Ids(Vec<String>),
+}
+
+impl Default for Subnets {
+    fn default() -> Self {
+        Subnets::Named(default_word())
+    }
+}
+
+/// An EC2 key pair imported from a public key file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPair {
+    /// Path of the OpenSSH public key, relative to the stack file.
+    pub public_key: String,
+}
+
+/// A security group in the stack's VPC.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress: Vec<IngressRule>,
+}
+
+/// One inbound rule: from a CIDR block or from another group of the stack.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngressRule {
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: String,
+    /// A port (`80`) or a range (`32768-65535`).
+    pub ports: Ports,
+    /// Source CIDR block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// Source security group: a name in this file or a `sg-` id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A port or a range of ports.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Ports {
+    One(u32),
+    Range(String),
+}
+
+/// IAM policies and roles.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Iam {
+    /// Customer managed policies, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub policies: BTreeMap<String, Policy>,
+    /// Roles, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, Role>,
+}
+
+/// A customer managed IAM policy.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// The policy document.
+    pub document: Value,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// Services that may assume the role (`ecs-tasks.amazonaws.com`).
+    pub trust: Vec<String>,
+    /// ARNs of managed policies to attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_policies: Vec<String>,
+    /// Names of policies of this file to attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// Inline policies, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, Value>,
+    /// Also create an instance profile of the same name.
+    #[serde(default)]
+    pub instance_profile: bool,
+}
+
+/// An S3 bucket and the objects berth manages in it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// The bucket's global name (defaults to the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Block all public access (default true).
+    #[serde(default = "yes")]
+    pub block_public_access: bool,
+    /// Roles of this file (or role ARNs) that may read objects: the bucket policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readers: Vec<String>,
+    /// Objects uploaded from files, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<String, BucketObject>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An object uploaded from a local file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BucketObject {
+    /// Path relative to the stack file.
+    pub file: String,
+    /// Plans show which keys changed, never values.
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// A CloudWatch log group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogGroup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+}
+
+/// An ECS cluster, optionally with EC2 capacity.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+}
+
+/// EC2 container instances: launch template, auto scaling group and capacity provider.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    pub instance_type: String,
+    /// `ecs-optimized` (the current ECS-optimized AMI) or an AMI id.
+    #[serde(default = "ecs_optimized")]
+    pub ami: String,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// A role of this file with `instance_profile: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_role: Option<String>,
+}
+
+fn ecs_optimized() -> String {
+    "ecs-optimized".to_owned()
+}
+
+/// An ECS task definition family.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDefinition {
+    /// Launch types: `EC2`, `FARGATE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// `bridge`, `host`, `awsvpc` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    /// Task memory in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Task CPU units (1024 = one vCPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role: Option<String>,
+    /// Containers, by name.
+    pub containers: BTreeMap<String, Container>,
+}
+
+/// One container of a task.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    pub image: String,
+    /// Hard memory limit, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Soft memory reservation, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    /// Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+    /// Container ports: `3000`, or `{ container: 80, host: 0 }` (0 = dynamic).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMapping>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// `<bucket key in this file>/<object key>` or an S3 object ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment_files: Vec<String>,
+    /// Secrets Manager secrets, by variable name: secret name or ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// Containers that must reach a condition first: `START`, `COMPLETE`, `SUCCESS`, `HEALTHY`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, String>,
+    /// A log group of this file: the awslogs driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Vec<String>>,
+}
+
+/// A port mapping.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PortMapping {
+    Port(u32),
+    Mapping(PortMappingSpec),
+}
+
+/// A port mapping with a host port or protocol.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortMappingSpec {
+    pub container: u32,
+    /// Host port; 0 picks a dynamic port (bridge mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<u32>,
+    /// `tcp` (default) or `udp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
+
+/// An ELBv2 target group.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    pub protocol: String,
+    pub port: u32,
+    /// `instance` (default), `ip` or `lambda`.
+    #[serde(default = "instance_target")]
+    pub target_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+}
+
+fn instance_target() -> String {
+    "instance".to_owned()
+}
+
+/// A target group health check.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    #[serde(default = "slash")]
+    pub path: String,
+    /// HTTP codes counted healthy (`"200"`, `"200-299"`).
+    #[serde(default = "ok_code")]
+    pub matcher: String,
+}
+
+fn slash() -> String {
+    "/".to_owned()
+}
+
+fn ok_code() -> String {
+    "200".to_owned()
+}
+
+/// An application load balancer.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// `internet-facing` (default) or `internal`.
+    #[serde(default = "internet_facing")]
+    pub scheme: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<Listener>,
+}
+
+fn internet_facing() -> String {
+    "internet-facing".to_owned()
+}
+
+/// A listener forwarding to a target group.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    pub port: u32,
+    pub protocol: String,
+    /// A target group of this file.
+    pub forward: String,
+}
+
+/// An ECS service.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub cluster: String,
+    pub task_definition: String,
+    pub desired_count: u32,
+    /// `EC2` (default when the task requires EC2) or `FARGATE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Deployment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<ServiceLoadBalancer>,
+}
+
+/// Rolling update limits, in percent of the desired count.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub minimum_healthy_percent: u32,
+    pub maximum_percent: u32,
+}
+
+/// Which container and port the target group sends traffic to.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLoadBalancer {
+    pub target_group: String,
+    pub container: String,
+    pub port: u32,
+}

@@ -1,0 +1,194 @@
+//! The plan: what berth will change, as one serializable structure
+//! (`format_version` versioned) that every renderer reads. Secret values never
+//! enter it: sensitive fields carry masks, and [`Plan::redact`] scrubs known
+//! secret strings from everything else.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diag::Diagnostic;
+use crate::expand::parse_env;
+use crate::kind::Kind;
+
+/// Version of the plan's JSON form; bumped on any incompatible change.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// Shown where a value depends on a resource that does not exist yet.
+pub const UNKNOWN: &str = "(known after apply)";
+
+/// Shown instead of a secret.
+pub const MASK: &str = "(sensitive)";
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One changed field of a resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Top-level field of the desired state (`container_definitions`, `tags`, ...).
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// AWS cannot change this field in place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replace: bool,
+    /// The values are secret: `before`/`after` are masks and `detail` says what changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
+}
+
+/// The change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: String,
+    pub kind: Kind,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldChange>,
+    /// Why a replace is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace_reasons: Vec<String>,
+    /// What the action means for this kind (a new task definition revision, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// Counts per action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub unchanged: usize,
+}
+
+impl Summary {
+    /// Whether anything will change.
+    pub fn has_changes(&self) -> bool {
+        self.create + self.update + self.replace + self.delete > 0
+    }
+}
+
+/// Whether the plan converges the stack or tears it down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Apply,
+    Destroy,
+}
+
+/// Everything `berth plan` found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub stack: String,
+    pub mode: Mode,
+    /// Every resource of the stack in dependency order (for destroy: reverse), no-ops included.
+    pub resources: Vec<ResourceChange>,
+    pub summary: Summary,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// Builds a plan and counts its actions.
+    pub fn new(stack: &str, mode: Mode, resources: Vec<ResourceChange>, diagnostics: Vec<Diagnostic>) -> Plan {
+        let mut summary = Summary::default();
+        for r in &resources {
+            match r.action {
+                Action::NoOp => summary.unchanged += 1,
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Replace => summary.replace += 1,
+                Action::Delete => summary.delete += 1,
+            }
+        }
+        Plan { format_version: FORMAT_VERSION.into(), stack: stack.into(), mode, resources, summary, diagnostics }
+    }
+
+    /// Resources that change.
+    pub fn changes(&self) -> impl Iterator<Item = &ResourceChange> {
+        self.resources.iter().filter(|r| r.action != Action::NoOp)
+    }
+
+    /// Replaces every occurrence of the given secret strings by [`MASK`].
+    pub fn redact(&mut self, secrets: &[String]) {
+        let secrets: Vec<&String> = secrets.iter().filter(|s| s.len() >= 3).collect();
+        if secrets.is_empty() {
+            return;
+        }
+        for field in self.resources.iter_mut().flat_map(|r| r.fields.iter_mut()) {
+            for value in [&mut field.before, &mut field.after].into_iter().flatten() {
+                redact_value(value, &secrets);
+            }
+        }
+    }
+}
+
+fn redact_value(value: &mut Value, secrets: &[&String]) {
+    match value {
+        Value::String(s) => {
+            for secret in secrets {
+                if s.contains(secret.as_str()) {
+                    *s = s.replace(secret.as_str(), MASK);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_value(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact_value(v, secrets)),
+        _ => {}
+    }
+}
+
+/// What changed between two versions of a secret env file, by key only.
+pub fn env_key_changes(before: Option<&str>, after: Option<&str>) -> Vec<String> {
+    let before: std::collections::BTreeMap<String, String> = before.map(parse_env).unwrap_or_default().into_iter().collect();
+    let after: std::collections::BTreeMap<String, String> = after.map(parse_env).unwrap_or_default().into_iter().collect();
+    let mut out = Vec::new();
+    for (key, value) in &after {
+        match before.get(key) {
+            None => out.push(format!("{key}: (added)")),
+            Some(old) if old != value => out.push(format!("{key}: (changed)")),
+            Some(_) => {}
+        }
+    }
+    out.extend(before.keys().filter(|k| !after.contains_key(*k)).map(|k| format!("{k}: (removed)")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_changes_name_keys_never_values() {
+        let changes = env_key_changes(Some("A=1\nB=secret\nC=3\n"), Some("A=1\nB=other\nD=4\n"));
+        assert_eq!(changes, ["B: (changed)", "D: (added)", "C: (removed)"]);
+        assert!(!changes.iter().any(|c| c.contains("secret") || c.contains("other")));
+    }
+}
