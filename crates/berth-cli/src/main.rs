@@ -1,1 +1,20 @@
-fn main() {}
+//! The `berth` command: parses arguments, then hands over to [`run`].
+
+mod cli;
+mod run;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("start the async runtime");
+    match runtime.block_on(run::run(args)) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            run::Exit::Error.into()
+        }
+    }
+}

@@ -461,3 +461,9 @@ pub struct ServiceLoadBalancer {
     pub container: String,
     pub port: u32,
 }
+
+/// The JSON Schema of the stack format, as committed in `schemas/stack.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Stack);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes") + "\n"
+}

@@ -1,1 +1,257 @@
-//! placeholder
+//! Renderers: turn berth's [`Plan`], engine [`Event`]s and [`ApplyReport`]s
+//! into text for terminals, markdown for pull requests and JSON for machines.
+//! The text and markdown views are rendered from the same [`Plan`] that is
+//! serialized as JSON, so they cannot disagree with it.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use berth_core::diag::Diagnostic;
+use berth_core::engine::{ApplyReport, Event};
+use berth_core::plan::{Action, FieldChange, Mode, Plan, ResourceChange};
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+mod markdown;
+pub use markdown::{markdown, GITHUB_COMMENT_LIMIT};
+
+/// ANSI styling, or none.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn action(&self, action: Action, text: &str) -> String {
+        let code = match action {
+            Action::Create => "32",
+            Action::Update => "33",
+            Action::Replace => "35",
+            Action::Delete => "31",
+            Action::NoOp => "2",
+        };
+        self.paint(code, text)
+    }
+    fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+}
+
+/// The symbol shown before a resource for its action.
+pub fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::NoOp => " ",
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::Replace => "must be replaced",
+        Action::Delete => "will be deleted",
+        Action::NoOp => "is unchanged",
+    }
+}
+
+/// The summary line: `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`
+pub fn summary_line(plan: &Plan) -> String {
+    let s = &plan.summary;
+    if !s.has_changes() {
+        return match plan.mode {
+            Mode::Apply => format!("No changes. AWS matches the stack ({} resources).", s.unchanged),
+            Mode::Destroy => "No changes. Nothing of this stack exists.".to_owned(),
+        };
+    }
+    format!("Plan: {} to create, {} to update, {} to replace, {} to delete.", s.create, s.update, s.replace, s.delete)
+}
+
+/// A value on one line, quoted like JSON.
+fn inline(value: &Value) -> String {
+    value.to_string()
+}
+
+/// A value as lines of pretty JSON (strings with newlines as their own lines).
+fn lines(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.contains('\n') => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default() + "\n",
+    }
+}
+
+fn is_long(value: &Value) -> bool {
+    let text = inline(value);
+    text.len() > 70 || matches!(value, Value::String(s) if s.contains('\n'))
+}
+
+/// The field's change as text lines, already indented by `indent`.
+pub fn field_lines(field: &FieldChange, style: Style, indent: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = &field.field;
+    let replace = if field.forces_replace { style.paint("35", " # forces replacement") } else { String::new() };
+    if field.sensitive {
+        out.push(format!("{indent}{name}: {}{replace}", berth_core::plan::MASK));
+        out.extend(field.detail.iter().map(|d| format!("{indent}    {d}")));
+        return out;
+    }
+    match (&field.before, &field.after) {
+        (Some(before), Some(after)) if is_long(before) || is_long(after) => {
+            out.push(format!("{indent}{name}:{replace}"));
+            let (old, new) = (lines(before), lines(after));
+            let diff = TextDiff::from_lines(&old, &new);
+            for group in diff.grouped_ops(2) {
+                for op in group {
+                    for change in diff.iter_changes(&op) {
+                        let text = change.value().trim_end_matches('\n');
+                        out.push(match change.tag() {
+                            ChangeTag::Delete => style.paint("31", &format!("{indent}  - {text}")),
+                            ChangeTag::Insert => style.paint("32", &format!("{indent}  + {text}")),
+                            ChangeTag::Equal => format!("{indent}    {text}"),
+                        });
+                    }
+                }
+            }
+        }
+        (Some(before), Some(after)) => out.push(format!("{indent}{name}: {} -> {}{replace}", inline(before), inline(after))),
+        (None, Some(after)) if is_long(after) => {
+            out.push(format!("{indent}{name}:"));
+            out.extend(lines(after).lines().map(|l| format!("{indent}    {l}")));
+        }
+        (None, Some(after)) => out.push(format!("{indent}{name}: {}", inline(after))),
+        (Some(before), None) => out.push(format!("{indent}{name}: {} -> (removed)", inline(before))),
+        (None, None) => {}
+    }
+    out
+}
+
+fn resource_text(r: &ResourceChange, style: Style, out: &mut String) {
+    let head = format!("{} {} ({}) {}", symbol(r.action), r.address, r.kind, verb(r.action));
+    let _ = writeln!(out, "  {}", style.action(r.action, &head));
+    if !r.replace_reasons.is_empty() {
+        let _ = writeln!(out, "      because {}", r.replace_reasons.join("; "));
+    }
+    if let Some(note) = &r.note {
+        let _ = writeln!(out, "      note: {note}");
+    }
+    for field in &r.fields {
+        for line in field_lines(field, style, "      ") {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+/// Diagnostics, one per paragraph.
+pub fn diagnostics_text(diagnostics: &[Diagnostic]) -> String {
+    diagnostics.iter().map(|d| format!("{d}\n")).collect()
+}
+
+/// The plan for a terminal.
+pub fn plan_text(plan: &Plan, style: Style) -> String {
+    let mut out = String::new();
+    if plan.summary.has_changes() {
+        let what = match plan.mode {
+            Mode::Apply => "berth will make these changes",
+            Mode::Destroy => "berth will delete these resources",
+        };
+        let _ = writeln!(out, "{} to stack `{}`:\n", style.bold(what), plan.stack);
+        for r in plan.changes() {
+            resource_text(r, style, &mut out);
+            out.push('\n');
+        }
+    }
+    out.push_str(&diagnostics_text(&plan.diagnostics));
+    let _ = writeln!(out, "{}", style.bold(&summary_line(plan)));
+    out
+}
+
+/// The plan as versioned JSON (see `docs/plan-format.md`).
+pub fn plan_json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("a plan always serializes")
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+fn progressive(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Replace => "replacing",
+        Action::Delete => "deleting",
+        Action::NoOp => "reading",
+    }
+}
+
+fn past(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Replace => "replaced",
+        Action::Delete => "deleted",
+        Action::NoOp => "read",
+    }
+}
+
+/// One progress line for an engine event (`None` for events not shown as lines).
+pub fn event_line(event: &Event, style: Style) -> Option<String> {
+    Some(match event {
+        Event::Read { .. } => return None,
+        Event::Started { address, action } => style.action(*action, &format!("{} {address}: {}...", symbol(*action), progressive(*action))),
+        Event::Finished { address, action, elapsed } => {
+            style.action(*action, &format!("{} {address}: {} ({})", symbol(*action), past(*action), seconds(*elapsed)))
+        }
+        Event::Failed { address, action, error, elapsed } => {
+            style.paint("31", &format!("! {address}: {} failed after {}: {error}", progressive(*action), seconds(*elapsed)))
+        }
+        Event::Skipped { address, action, blocked_by } => format!("  {address}: not {} because {blocked_by} failed", past(*action)),
+    })
+}
+
+/// What an apply or destroy did, failed and left undone.
+pub fn report_text(report: &ApplyReport, style: Style) -> String {
+    let mut out = String::new();
+    let count = |a: Action| report.done.iter().filter(|(_, action, _)| *action == a).count();
+    let done = format!(
+        "{} created, {} updated, {} replaced, {} deleted.",
+        count(Action::Create),
+        count(Action::Update),
+        count(Action::Replace),
+        count(Action::Delete)
+    );
+    if report.succeeded() {
+        let _ = writeln!(out, "{} {done}", style.paint("32;1", "Apply complete:"));
+        return out;
+    }
+    let _ = writeln!(out, "{} {done}", style.paint("31;1", "Apply failed:"));
+    let _ = writeln!(out, "\nApplied:");
+    if report.done.is_empty() {
+        let _ = writeln!(out, "  (nothing)");
+    }
+    for (address, action, _) in &report.done {
+        let _ = writeln!(out, "  {} {address} ({})", symbol(*action), past(*action));
+    }
+    let _ = writeln!(out, "\nFailed:");
+    for (address, action, error) in &report.failed {
+        let _ = writeln!(out, "  {} {address}: {error}", symbol(*action));
+    }
+    if !report.not_attempted.is_empty() {
+        let _ = writeln!(out, "\nNot attempted (they need a resource that failed):");
+        for (address, action, by) in &report.not_attempted {
+            let _ = writeln!(out, "  {} {address} (needs {by})", symbol(*action));
+        }
+    }
+    let _ = writeln!(out, "\nRun `berth apply` again once the cause is fixed: it continues from what exists.");
+    out
+}

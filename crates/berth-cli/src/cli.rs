@@ -1,0 +1,105 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// berth: declarative ECS stacks. Plan, apply and destroy everything an ECS
+/// service needs from one YAML file.
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a stack file offline: parse, resolve references, build the graph.
+    Validate {
+        /// The stack file.
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        /// Region for `${aws.region}` when the file has none.
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Show what `apply` would change.
+    Plan {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan a destroy instead.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Converge AWS to the stack file.
+    Apply {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Apply without asking.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Delete everything the stack owns, in reverse dependency order.
+    Destroy {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Destroy without asking.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+    /// Print the JSON Schema of the stack format.
+    Schema,
+}
+
+/// Variable overrides.
+#[derive(Debug, Args)]
+pub struct VarArgs {
+    /// Override a variable of the stack: `--var app_image=nginx:1.27`.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+/// Where and how to reach AWS.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// Named profile from the AWS config files.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Region (overrides the stack's `region:`).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// A local endpoint such as moto (`AWS_ENDPOINT_URL` works too).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Attempts per AWS call, the first included.
+    #[arg(long, default_value_t = 4)]
+    pub max_retries: u32,
+    /// Resources worked on at once.
+    #[arg(long, default_value_t = 10)]
+    pub parallelism: usize,
+}
+
+/// Plan output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}

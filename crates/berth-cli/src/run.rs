@@ -1,0 +1,215 @@
+//! What each command does: load, expand, plan, render, confirm, apply.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use berth_aws::{AwsOptions, AwsProvider};
+use berth_core::diag::Diagnostic;
+use berth_core::engine::{Engine, Event, EventSink, Planned};
+use berth_core::expand::{expand, ExpandOptions, Expanded};
+use berth_core::load::{load_file, LoadedStack};
+use berth_core::plan::Mode;
+use berth_core::provider::Provider;
+use berth_render::Style;
+
+use crate::cli::{AwsArgs, Cli, Command, Format, VarArgs};
+
+/// Process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Error = 1,
+    /// `plan --detailed-exitcode` found changes.
+    Changes = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Schema => {
+            print!("{}", berth_core::model::json_schema());
+            Ok(Exit::Ok)
+        }
+        Command::Validate { stack, vars, region } => validate(&stack, &vars, region),
+        Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy } => {
+            let mode = if destroy { Mode::Destroy } else { Mode::Apply };
+            let Some((planned, _)) = make_plan(&stack, &vars, &aws, mode).await? else { return Ok(Exit::Error) };
+            let plan = &planned.plan;
+            let output = match format {
+                Format::Text => berth_render::plan_text(plan, stdout_style()),
+                Format::Json => berth_render::plan_json(plan) + "\n",
+                Format::Markdown => berth_render::markdown(plan, berth_render::GITHUB_COMMENT_LIMIT),
+            };
+            print!("{output}");
+            if plan.diagnostics.iter().any(Diagnostic::is_error) {
+                return Ok(Exit::Error);
+            }
+            Ok(if detailed_exitcode && plan.summary.has_changes() { Exit::Changes } else { Exit::Ok })
+        }
+        Command::Apply { stack, vars, aws, auto_approve } => converge(&stack, &vars, &aws, Mode::Apply, auto_approve).await,
+        Command::Destroy { stack, vars, aws, auto_approve } => converge(&stack, &vars, &aws, Mode::Destroy, auto_approve).await,
+    }
+}
+
+fn stdout_style() -> Style {
+    Style { color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+}
+
+fn stderr_style() -> Style {
+    Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+}
+
+fn parse_vars(vars: &VarArgs) -> Result<BTreeMap<String, String>> {
+    vars.vars
+        .iter()
+        .map(|v| match v.split_once('=') {
+            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+            _ => bail!("--var `{v}` is not NAME=VALUE"),
+        })
+        .collect()
+}
+
+fn report_diagnostics(diagnostics: &[Diagnostic]) {
+    eprint!("{}", berth_render::diagnostics_text(diagnostics));
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        eprintln!("{errors} error(s); nothing was sent to AWS.");
+    }
+}
+
+fn load(path: &Path) -> Option<LoadedStack> {
+    match load_file(path) {
+        Ok(loaded) => Some(loaded),
+        Err(diagnostics) => {
+            report_diagnostics(&diagnostics);
+            None
+        }
+    }
+}
+
+fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expanded> {
+    match expand(loaded, options) {
+        Ok(expanded) => Some(expanded),
+        Err(diagnostics) => {
+            report_diagnostics(&diagnostics);
+            None
+        }
+    }
+}
+
+fn validate(path: &Path, vars: &VarArgs, region: Option<String>) -> Result<Exit> {
+    let Some(loaded) = load(path) else { return Ok(Exit::Error) };
+    let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
+    // Offline: the account id is not known, so a stand-in keeps names well-formed.
+    let options = ExpandOptions { account_id: "000000000000".into(), region, var_overrides: parse_vars(vars)? };
+    let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(Exit::Error) };
+    println!(
+        "{} is valid: {} resources in stack `{}`.",
+        path.display(),
+        expanded.graph.nodes().iter().filter(|n| !n.kind.is_data()).count(),
+        expanded.stack
+    );
+    Ok(Exit::Ok)
+}
+
+/// Prints engine progress to stderr, so stdout stays the plan or report.
+struct Progress {
+    style: Style,
+    live_counter: bool,
+}
+
+impl EventSink for Progress {
+    fn event(&self, event: Event) {
+        let mut err = std::io::stderr().lock();
+        match &event {
+            Event::Read { done, total, .. } if self.live_counter => {
+                let _ = write!(err, "\rReading live state: {done}/{total}");
+                if done == total {
+                    let _ = writeln!(err);
+                }
+            }
+            _ => {
+                if let Some(line) = berth_render::event_line(&event, self.style) {
+                    let _ = writeln!(err, "{line}");
+                }
+            }
+        }
+    }
+}
+
+async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
+    let options = AwsOptions {
+        profile: aws.profile.clone(),
+        region: aws.region.clone().or(loaded.stack.region.clone()),
+        endpoint_url: aws.endpoint_url.clone(),
+        max_attempts: Some(aws.max_retries.max(1)),
+    };
+    AwsProvider::connect(&options).await.context("cannot configure AWS access")
+}
+
+/// Loads, expands and plans; `None` when the stack is invalid (already reported).
+async fn make_plan(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode) -> Result<Option<(Planned, AwsProvider)>> {
+    let Some(loaded) = load(path) else { return Ok(None) };
+    let var_overrides = parse_vars(vars)?;
+    let provider = connect(&loaded, aws).await?;
+    let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
+    let options = ExpandOptions { account_id: identity.account_id, region: identity.region, var_overrides };
+    let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
+    let progress = Progress { style: stderr_style(), live_counter: std::io::stderr().is_terminal() };
+    let engine = Engine::new(&provider, &progress, aws.parallelism);
+    let planned = match engine.plan(expanded, &loaded.source, mode).await {
+        Ok(planned) => planned,
+        Err(err) => {
+            let details: Vec<String> = err.failures.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
+            bail!("{err}:\n{}", details.join("\n"));
+        }
+    };
+    Ok(Some((planned, provider)))
+}
+
+/// `apply` and `destroy`: plan, show, confirm, then carry out.
+async fn converge(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode, auto_approve: bool) -> Result<Exit> {
+    let Some((planned, provider)) = make_plan(path, vars, aws, mode).await? else { return Ok(Exit::Error) };
+    let plan = &planned.plan;
+    print!("{}", berth_render::plan_text(plan, stdout_style()));
+    if plan.diagnostics.iter().any(Diagnostic::is_error) {
+        eprintln!("Nothing was changed: fix the errors above first.");
+        return Ok(Exit::Error);
+    }
+    if !plan.summary.has_changes() {
+        return Ok(Exit::Ok);
+    }
+    if !auto_approve && !confirm(mode, &plan.stack)? {
+        eprintln!("Cancelled; nothing was changed.");
+        return Ok(Exit::Error);
+    }
+    let style = stdout_style();
+    let progress = Progress { style: stderr_style(), live_counter: false };
+    let engine = Engine::new(&provider, &progress, aws.parallelism);
+    let report = engine.apply(&planned).await;
+    print!("{}", berth_render::report_text(&report, style));
+    Ok(if report.succeeded() { Exit::Ok } else { Exit::Error })
+}
+
+/// Asks on the terminal; refuses when there is none rather than waiting forever.
+fn confirm(mode: Mode, stack: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for confirmation: pass --auto-approve to apply without asking");
+    }
+    let (question, expected) = match mode {
+        Mode::Apply => ("Apply these changes? Only 'yes' is accepted: ".to_owned(), "yes".to_owned()),
+        Mode::Destroy => (format!("Destroy every resource of stack `{stack}`? Type the stack name to confirm: "), stack.to_owned()),
+    };
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == expected)
+}
