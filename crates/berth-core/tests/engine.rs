@@ -1,0 +1,206 @@
+//! The engine over an in-memory provider: plan, apply, re-plan, change one
+//! field, fail one resource. No network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use berth_core::engine::{Engine, Event, EventSink, NoEvents};
+use berth_core::expand::{expand, ExpandOptions};
+use berth_core::kind::Kind;
+use berth_core::load::{load_file, LoadedStack};
+use berth_core::plan::{Action, Mode};
+use berth_core::provider::{Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
+use serde_json::{json, Value};
+
+/// Holds resources as their desired state; fails creates of `fail` addresses.
+#[derive(Default)]
+struct FakeCloud {
+    resources: Mutex<HashMap<String, (Value, Outputs, BTreeMap<String, String>)>>,
+    revisions: Mutex<u32>,
+    fail: Vec<String>,
+    calls: Mutex<Vec<String>>,
+}
+
+fn split(desired: &Value) -> (Value, BTreeMap<String, String>) {
+    let mut state = desired.clone();
+    let tags = state
+        .as_object_mut()
+        .and_then(|m| m.remove("tags"))
+        .and_then(|t| serde_json::from_value(t).ok())
+        .unwrap_or_default();
+    (state, tags)
+}
+
+impl FakeCloud {
+    fn outputs(&self, req: &NodeRequest<'_>) -> Outputs {
+        let mut out = Outputs::new();
+        let name = req.desired.get("name").cloned().unwrap_or(json!(req.address));
+        out.insert("name".into(), name);
+        out.insert("id".into(), json!(format!("id-{}", req.address)));
+        let arn = if req.kind == Kind::TaskDefinition {
+            let mut rev = self.revisions.lock().unwrap();
+            *rev += 1;
+            format!("arn:fake:task-definition/{}:{rev}", req.address)
+        } else {
+            format!("arn:fake:{}", req.address)
+        };
+        out.insert("arn".into(), json!(arn));
+        out
+    }
+}
+
+#[async_trait]
+impl Provider for FakeCloud {
+    async fn identity(&self) -> ProviderResult<Identity> {
+        Ok(Identity { account_id: "123456789012".into(), region: "ap-northeast-2".into() })
+    }
+    async fn read(&self, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
+        match req.kind {
+            Kind::Network => {
+                return Ok(Some(Live {
+                    state: req.desired.clone(),
+                    outputs: [("vpc_id".to_owned(), json!("vpc-1")), ("subnet_ids".to_owned(), json!(["subnet-a", "subnet-b"]))].into(),
+                    tags: None,
+                }))
+            }
+            Kind::SsmParameter => {
+                return Ok(Some(Live { state: req.desired.clone(), outputs: [("value".to_owned(), json!("ami-1"))].into(), tags: None }))
+            }
+            _ => {}
+        }
+        let resources = self.resources.lock().unwrap();
+        Ok(resources.get(req.address).map(|(state, outputs, tags)| Live {
+            state: state.clone(),
+            outputs: outputs.clone(),
+            tags: req.kind.taggable().then(|| tags.clone()),
+        }))
+    }
+    async fn create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
+        self.calls.lock().unwrap().push(format!("create {}", req.address));
+        if self.fail.iter().any(|f| f == req.address) {
+            return Err(ProviderError::new("InvalidParameter: injected failure"));
+        }
+        let outputs = self.outputs(req);
+        let (state, tags) = split(req.desired);
+        self.resources.lock().unwrap().insert(req.address.into(), (state, outputs.clone(), tags));
+        Ok(outputs)
+    }
+    async fn update(&self, req: &NodeRequest<'_>, _live: &Live, changed: &[String]) -> ProviderResult<Outputs> {
+        self.calls.lock().unwrap().push(format!("update {} {changed:?}", req.address));
+        let outputs = self.outputs(req);
+        let (state, tags) = split(req.desired);
+        self.resources.lock().unwrap().insert(req.address.into(), (state, outputs.clone(), tags));
+        Ok(outputs)
+    }
+    async fn delete(&self, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
+        self.calls.lock().unwrap().push(format!("delete {}", req.address));
+        self.resources.lock().unwrap().remove(req.address);
+        Ok(())
+    }
+}
+
+fn loaded() -> LoadedStack {
+    load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml")).unwrap()
+}
+
+fn options(vars: &[(&str, &str)]) -> ExpandOptions {
+    ExpandOptions {
+        account_id: "123456789012".into(),
+        region: "ap-northeast-2".into(),
+        var_overrides: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }
+}
+
+async fn plan(cloud: &FakeCloud, vars: &[(&str, &str)], mode: Mode) -> berth_core::engine::Planned {
+    let loaded = loaded();
+    let expanded = expand(&loaded, &options(vars)).unwrap();
+    Engine::new(cloud, &NoEvents, 10).plan(expanded, &loaded.source, mode).await.unwrap()
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Event>>);
+
+impl EventSink for Recorder {
+    fn event(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[tokio::test]
+async fn create_converge_change_image_destroy() {
+    let cloud = FakeCloud::default();
+    let first = plan(&cloud, &[], Mode::Apply).await;
+    assert_eq!(first.plan.summary.create, 28);
+    assert!(first.plan.changes().all(|r| r.action == Action::Create));
+
+    let recorder = Recorder::default();
+    let report = Engine::new(&cloud, &recorder, 4).apply(&first).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(report.done.len(), 28);
+    let events = recorder.0.lock().unwrap();
+    assert_eq!(events.iter().filter(|e| matches!(e, Event::Finished { .. })).count(), 28);
+    drop(events);
+
+    let again = plan(&cloud, &[], Mode::Apply).await;
+    assert!(!again.plan.summary.has_changes(), "{:#?}", again.plan.changes().collect::<Vec<_>>());
+
+    let changed = plan(&cloud, &[("app_image", "example-app:v2")], Mode::Apply).await;
+    let changes: Vec<(&str, Action)> = changed.plan.changes().map(|r| (r.address.as_str(), r.action)).collect();
+    assert_eq!(
+        changes,
+        [("task_definitions.example-app", Action::Update), ("services.example-app-service", Action::Update)]
+    );
+    let td = changed.plan.changes().next().unwrap();
+    assert!(td.note.as_deref().unwrap().contains("new revision"));
+    let service = changed.plan.changes().nth(1).unwrap();
+    assert_eq!(service.fields[0].field, "task_definition");
+    assert_eq!(service.fields[0].after, Some(json!("(known after apply)")));
+    let report = Engine::new(&cloud, &NoEvents, 4).apply(&changed).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(!plan(&cloud, &[("app_image", "example-app:v2")], Mode::Apply).await.plan.summary.has_changes());
+
+    let destroy = plan(&cloud, &[], Mode::Destroy).await;
+    assert_eq!(destroy.plan.summary.delete, 28);
+    let order: Vec<&str> = destroy.plan.changes().map(|r| r.address.as_str()).collect();
+    let pos = |a: &str| order.iter().position(|x| *x == a).unwrap();
+    assert!(pos("services.example-app-service") < pos("load_balancers.ecs-sample-alb.listeners[80]"));
+    assert!(pos("buckets.ecs-sample-env.objects[prod.env]") < pos("buckets.ecs-sample-env"));
+    assert!(pos("clusters.ecs-sample.capacity_provider") < pos("clusters.ecs-sample.autoscaling_group"));
+    let report = Engine::new(&cloud, &NoEvents, 4).apply(&destroy).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert!(cloud.resources.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failure_skips_dependents_and_a_second_apply_converges() {
+    let cloud = FakeCloud { fail: vec!["target_groups.ecs-sample-tg".into()], ..Default::default() };
+    let first = plan(&cloud, &[], Mode::Apply).await;
+    let report = Engine::new(&cloud, &NoEvents, 10).apply(&first).await;
+    assert_eq!(report.failed.len(), 1);
+    assert!(report.failed[0].2.contains("injected failure"));
+    let skipped: Vec<&str> = report.not_attempted.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(skipped, ["load_balancers.ecs-sample-alb.listeners[80]", "services.example-app-service"]);
+    assert_eq!(report.done.len(), 25);
+
+    let cloud = FakeCloud { resources: Mutex::new(cloud.resources.into_inner().unwrap()), ..Default::default() };
+    let second = plan(&cloud, &[], Mode::Apply).await;
+    assert_eq!(second.plan.summary.create, 3);
+    assert!(Engine::new(&cloud, &NoEvents, 10).apply(&second).await.succeeded());
+    assert!(!plan(&cloud, &[], Mode::Apply).await.plan.summary.has_changes());
+}
+
+#[tokio::test]
+async fn resources_owned_by_no_stack_are_refused() {
+    let cloud = FakeCloud::default();
+    cloud.resources.lock().unwrap().insert(
+        "buckets.ecs-sample-env".into(),
+        (json!({"name": "ecs-sample-env-123456789012"}), Outputs::new(), BTreeMap::new()),
+    );
+    let planned = plan(&cloud, &[], Mode::Apply).await;
+    let errors: Vec<_> = planned.plan.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("without the tag berth:stack=ecs-sample"), "{}", errors[0].message);
+    assert!(errors[0].line > 0);
+}
