@@ -1,4 +1,5 @@
-//! The `berth` command: parses arguments, then hands over to [`run`].
+//! The `berth` command: a thin binary over the berth-core, berth-aws and
+//! berth-render crates. It parses arguments, then hands over to [`run`].
 
 mod cli;
 mod run;
