@@ -1,0 +1,65 @@
+//! Shared helpers of the end-to-end tests: run the real `berth` binary
+//! against a private moto_server.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use berth_testkit::Moto;
+
+/// The reference stack as a user starts from it.
+pub fn reference_stack() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/ecs-sample/stack.yaml")
+}
+
+/// What one berth run printed and how it ended.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both streams unless the exit code is `code`.
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(self.code, code, "berth exited {} (wanted {code})\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs `berth ARGS` against `moto`, with no terminal on stdin.
+pub fn berth(moto: &Moto, args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .envs(moto.env())
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run berth");
+    Run::from(output)
+}
+
+/// (address, action) of every change in a JSON plan.
+pub fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
+    plan["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter(|r| r["action"] != "no_op")
+        .map(|r| (r["address"].as_str().unwrap().to_owned(), r["action"].as_str().unwrap().to_owned()))
+        .collect()
+}
