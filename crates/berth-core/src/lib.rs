@@ -6,6 +6,7 @@
 //! renderer reads). Nothing here prints: the engine reports through
 //! [`engine::EventSink`].
 
+pub mod check;
 pub mod diag;
 pub mod engine;
 pub mod expand;
