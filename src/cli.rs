@@ -25,6 +25,14 @@ pub enum Command {
         #[arg(long)]
         region: Option<String>,
     },
+    /// Run the pre-flight checks alone (see docs/checks.md).
+    Check {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Show what `apply` would change.
     Plan {
         stack: PathBuf,

@@ -38,7 +38,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             print!("{}", berth_core::model::json_schema());
             Ok(Exit::Ok)
         }
-        Command::Validate { stack, vars, region } => validate(&stack, &vars, region),
+        Command::Validate { stack, vars, region } | Command::Check { stack, vars, region } => validate(&stack, &vars, region),
         Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let Some((planned, _)) = make_plan(&stack, &vars, &aws, mode).await? else { return Ok(Exit::Error) };
@@ -85,14 +85,22 @@ fn report_diagnostics(diagnostics: &[Diagnostic]) {
     }
 }
 
-fn load(path: &Path) -> Option<LoadedStack> {
-    match load_file(path) {
-        Ok(loaded) => Some(loaded),
+/// Loads the stack and runs the offline checks; `None` (after reporting) when
+/// either finds an error, so nothing reaches AWS.
+fn load(path: &Path) -> Option<(LoadedStack, Vec<Diagnostic>)> {
+    let loaded = match load_file(path) {
+        Ok(loaded) => loaded,
         Err(diagnostics) => {
             report_diagnostics(&diagnostics);
-            None
+            return None;
         }
+    };
+    let findings = berth_core::check::offline_checks(&loaded);
+    if findings.iter().any(Diagnostic::is_error) {
+        report_diagnostics(&findings);
+        return None;
     }
+    Some((loaded, findings))
 }
 
 fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expanded> {
@@ -106,16 +114,18 @@ fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expa
 }
 
 fn validate(path: &Path, vars: &VarArgs, region: Option<String>) -> Result<Exit> {
-    let Some(loaded) = load(path) else { return Ok(Exit::Error) };
+    let Some((loaded, warnings)) = load(path) else { return Ok(Exit::Error) };
+    report_diagnostics(&warnings);
     let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
     // Offline: the account id is not known, so a stand-in keeps names well-formed.
     let options = ExpandOptions { account_id: "000000000000".into(), region, var_overrides: parse_vars(vars)? };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(Exit::Error) };
     println!(
-        "{} is valid: {} resources in stack `{}`.",
+        "{} is valid: {} resources in stack `{}`, {} warning(s).",
         path.display(),
         expanded.graph.nodes().iter().filter(|n| !n.kind.is_data()).count(),
-        expanded.stack
+        expanded.stack,
+        warnings.len()
     );
     Ok(Exit::Ok)
 }
@@ -157,7 +167,7 @@ async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
 
 /// Loads, expands and plans; `None` when the stack is invalid (already reported).
 async fn make_plan(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode) -> Result<Option<(Planned, AwsProvider)>> {
-    let Some(loaded) = load(path) else { return Ok(None) };
+    let Some((loaded, warnings)) = load(path) else { return Ok(None) };
     let var_overrides = parse_vars(vars)?;
     let provider = connect(&loaded, aws).await?;
     let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
@@ -165,13 +175,14 @@ async fn make_plan(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode) -> Re
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
     let progress = Progress { style: stderr_style(), live_counter: std::io::stderr().is_terminal() };
     let engine = Engine::new(&provider, &progress, aws.parallelism);
-    let planned = match engine.plan(expanded, &loaded.source, mode).await {
+    let mut planned = match engine.plan(expanded, &loaded.source, mode).await {
         Ok(planned) => planned,
         Err(err) => {
             let details: Vec<String> = err.failures.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
             bail!("{err}:\n{}", details.join("\n"));
         }
     };
+    planned.plan.diagnostics.extend(warnings);
     Ok(Some((planned, provider)))
 }
 

@@ -89,7 +89,9 @@ impl AwsProvider {
             .map(|r| r.to_string())
             .ok_or_else(|| ProviderError::new("no AWS region: set `region:` in the stack, --region or AWS_REGION"))?;
         // A local endpoint has no virtual-host DNS for buckets.
-        let path_style = config.endpoint_url().is_some();
+        let path_style = config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build();
         let clients = Clients {
             ec2: aws_sdk_ec2::Client::new(&config),
