@@ -12,10 +12,11 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
-use berth_core::provider::{Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
+use berth_core::provider::{Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
 use tokio::sync::OnceCell;
 
 mod autoscaling;
+mod discover;
 mod ec2;
 mod ecs;
 mod elb;
@@ -49,6 +50,7 @@ pub(crate) struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub region: String,
 }
 
@@ -103,6 +105,7 @@ impl AwsProvider {
             logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
             region,
         };
         Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()) })
@@ -188,6 +191,10 @@ impl Provider for AwsProvider {
             Service::Elb => elb::update(c, req, live, changed).await,
             Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
         }
+    }
+
+    async fn discover(&self, stack: &str) -> ProviderResult<Vec<Discovered>> {
+        discover::discover(&self.clients, stack).await
     }
 
     async fn delete(&self, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {

@@ -61,11 +61,22 @@ struct NodePlan {
     changed: Vec<String>,
 }
 
+/// A resource the stack owns by its tags but no longer declares: deleted.
+#[derive(Debug, Clone)]
+struct Orphan {
+    address: String,
+    kind: Kind,
+    /// Identity fields merged with the live state, for the provider's delete.
+    desired: Value,
+    live: Live,
+}
+
 /// A plan with what is needed to apply it.
 pub struct Planned {
     pub plan: Plan,
     expanded: Expanded,
     nodes: Vec<NodePlan>,
+    orphans: Vec<Orphan>,
     /// Outputs of every node that exists, read while planning.
     live_outputs: HashMap<String, Outputs>,
 }
@@ -268,9 +279,94 @@ impl<'a> Engine<'a> {
             let desired = resolve(&node.desired, &shared.outputs);
             resources.push(describe_change(node, plan, &desired));
         }
+        let orphans = match self.orphans(graph, stack).await {
+            Ok(orphans) => orphans,
+            Err(e) => {
+                diagnostics.push(source.diagnostic(
+                    Severity::Warning,
+                    None,
+                    &[],
+                    format!("could not look for resources removed from the stack file: {e}"),
+                    Some("berth needs tag:GetResources and the list/describe permissions of each service".into()),
+                ));
+                Vec::new()
+            }
+        };
+        let orphan_changes = orphans.iter().map(|o| ResourceChange {
+            address: o.address.clone(),
+            kind: o.kind,
+            action: Action::Delete,
+            fields: vec![],
+            replace_reasons: vec![],
+            note: Some("no longer in the stack file".into()),
+        });
+        // Removed resources go after an apply's changes and before a destroy's.
+        match mode {
+            Mode::Apply => resources.extend(orphan_changes),
+            Mode::Destroy => {
+                let mut all: Vec<ResourceChange> = orphan_changes.collect();
+                all.append(&mut resources);
+                resources = all;
+            }
+        }
         let mut plan = Plan::new(stack, mode, resources, diagnostics);
         plan.redact(&expanded.secrets);
-        Ok(Planned { plan, expanded, nodes, live_outputs: shared.live_outputs })
+        Ok(Planned { plan, expanded, nodes, orphans, live_outputs: shared.live_outputs })
+    }
+
+    /// Resources tagged with the stack that the file no longer declares,
+    /// confirmed by reading each one.
+    async fn orphans(&self, graph: &Graph, stack: &str) -> Result<Vec<Orphan>, String> {
+        let mut found = self.provider.discover(stack).await.map_err(|e| e.message)?;
+        found.retain(|d| graph.get(&d.address).is_none());
+        found.sort_by(|a, b| (a.kind.teardown_rank(), &a.address).cmp(&(b.kind.teardown_rank(), &b.address)));
+        found.dedup_by(|a, b| a.address == b.address);
+        let reads = futures::stream::iter(found.into_iter().map(|d| async move {
+            let req = NodeRequest { stack, address: &d.address, kind: d.kind, desired: &d.identity };
+            let live = self.provider.read(&req).await.map_err(|e| format!("{}: {}", d.address, e.message))?;
+            Ok::<_, String>(live.map(|live| (d, live)))
+        }))
+        .buffered(self.parallelism.max(1))
+        .collect::<Vec<_>>()
+        .await;
+        let mut orphans = Vec::new();
+        for read in reads {
+            let Some((d, live)) = read? else { continue };
+            if live.tags.as_ref().and_then(|t| t.get(STACK_TAG)).map(String::as_str) != Some(stack) {
+                continue;
+            }
+            let mut desired = live.state.clone();
+            if let (Some(fields), Some(identity)) = (desired.as_object_mut(), d.identity.as_object()) {
+                for (k, v) in identity {
+                    fields.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            orphans.push(Orphan { address: d.address, kind: d.kind, desired, live });
+        }
+        Ok(orphans)
+    }
+
+    /// Deletes resources removed from the file, one at a time in teardown order.
+    async fn delete_orphans(&self, planned: &Planned, report: &mut ApplyReport) {
+        let stack = planned.expanded.stack.as_str();
+        for orphan in &planned.orphans {
+            let start = Instant::now();
+            let address = orphan.address.clone();
+            self.sink.event(Event::Started { address: address.clone(), action: Action::Delete });
+            let req = NodeRequest { stack, address: &orphan.address, kind: orphan.kind, desired: &orphan.desired };
+            match self.provider.delete(&req, &orphan.live).await {
+                Ok(()) => {
+                    let elapsed = start.elapsed();
+                    self.sink.event(Event::Finished { address: address.clone(), action: Action::Delete, elapsed });
+                    report.done.push((address, Action::Delete, elapsed));
+                }
+                Err(e) => {
+                    let elapsed = start.elapsed();
+                    self.sink.event(Event::Failed { address: address.clone(), action: Action::Delete, error: e.message.clone(), elapsed });
+                    report.failed.push((address, Action::Delete, e.message));
+                }
+            }
+        }
     }
 
     async fn plan_node(&self, graph: &Graph, stack: &str, mode: Mode, i: usize, shared: &Mutex<Shared>) -> Result<(), String> {
@@ -359,6 +455,10 @@ impl<'a> Engine<'a> {
         let graph = &planned.expanded.graph;
         let stack = planned.expanded.stack.as_str();
         let reverse = planned.plan.mode == Mode::Destroy;
+        let mut report = ApplyReport::default();
+        if reverse {
+            self.delete_orphans(planned, &mut report).await;
+        }
         // A destroy resolves against what exists; an apply against what it makes.
         let outputs = if reverse { planned.live_outputs.clone() } else { HashMap::new() };
         let shared = Mutex::new(outputs);
@@ -373,7 +473,6 @@ impl<'a> Engine<'a> {
         })
         .await;
         let started = started.into_inner().expect("lock");
-        let mut report = ApplyReport::default();
         let mut order = graph.topological_order().unwrap_or_default();
         if reverse {
             order.reverse();
@@ -392,6 +491,9 @@ impl<'a> Engine<'a> {
                     report.not_attempted.push((address, action, by.clone()));
                 }
             }
+        }
+        if !reverse {
+            self.delete_orphans(planned, &mut report).await;
         }
         report
     }

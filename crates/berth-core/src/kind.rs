@@ -124,6 +124,33 @@ impl Kind {
         }
     }
 
+    /// Order in which resources found only by their tags are deleted (lower
+    /// first): dependents before what they depend on.
+    pub fn teardown_rank(self) -> u8 {
+        use Kind::*;
+        match self {
+            EcsService => 0,
+            Listener => 1,
+            ClusterCapacityProviders => 2,
+            CapacityProvider => 3,
+            AutoscalingGroup => 4,
+            LaunchTemplate => 5,
+            EcsCluster | TaskDefinition => 6,
+            LoadBalancer => 7,
+            TargetGroup => 8,
+            SecurityGroupIngress => 9,
+            SecurityGroup | KeyPair | LogGroup => 10,
+            S3Object => 11,
+            S3BucketPolicy | S3PublicAccessBlock => 12,
+            S3Bucket => 13,
+            IamInstanceProfile => 14,
+            IamRoleInlinePolicy | IamRolePolicyAttachment => 15,
+            IamRole => 16,
+            IamPolicy => 17,
+            Network | SsmParameter => 18,
+        }
+    }
+
     /// The snake_case name used in plans and docs.
     pub fn as_str(self) -> &'static str {
         use Kind::*;

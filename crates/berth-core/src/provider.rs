@@ -66,6 +66,16 @@ pub struct Identity {
     pub region: String,
 }
 
+/// A resource found by its ownership tags rather than from the stack file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovered {
+    /// From the `berth:id` tag.
+    pub address: String,
+    pub kind: Kind,
+    /// The identity fields [`Provider::read`] needs (`name`, `vpc_id`, ...).
+    pub identity: Value,
+}
+
 /// A cloud that can hold a stack.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -80,4 +90,9 @@ pub trait Provider: Send + Sync {
     async fn update(&self, req: &NodeRequest<'_>, live: &Live, changed: &[String]) -> ProviderResult<Outputs>;
     /// Deletes the resource.
     async fn delete(&self, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()>;
+    /// Resources tagged `berth:stack=<stack>`, so that those no longer in the
+    /// file are deleted too. Kinds without tags are found through their parent.
+    async fn discover(&self, _stack: &str) -> ProviderResult<Vec<Discovered>> {
+        Ok(Vec::new())
+    }
 }

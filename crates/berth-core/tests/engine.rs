@@ -11,7 +11,7 @@ use berth_core::expand::{expand, ExpandOptions};
 use berth_core::kind::Kind;
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::{Action, Mode};
-use berth_core::provider::{Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
+use berth_core::provider::{Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, STACK_TAG};
 use serde_json::{json, Value};
 
 /// Holds resources as their desired state; fails creates of `fail` addresses.
@@ -94,11 +94,25 @@ impl Provider for FakeCloud {
         self.resources.lock().unwrap().insert(req.address.into(), (state, outputs.clone(), tags));
         Ok(outputs)
     }
+    async fn discover(&self, stack: &str) -> ProviderResult<Vec<Discovered>> {
+        let resources = self.resources.lock().unwrap();
+        Ok(resources
+            .iter()
+            .filter(|(_, (_, _, tags))| tags.get(STACK_TAG).map(String::as_str) == Some(stack))
+            .map(|(address, (state, _, _))| Discovered { address: address.clone(), kind: kind_of(address), identity: state.clone() })
+            .collect())
+    }
     async fn delete(&self, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
         self.calls.lock().unwrap().push(format!("delete {}", req.address));
         self.resources.lock().unwrap().remove(req.address);
         Ok(())
     }
+}
+
+fn kind_of(address: &str) -> Kind {
+    let loaded = loaded();
+    let expanded = expand(&loaded, &options(&[])).unwrap();
+    expanded.graph.get(address).map(|n| n.kind).unwrap_or(Kind::S3Bucket)
 }
 
 fn loaded() -> LoadedStack {
@@ -203,4 +217,23 @@ async fn resources_owned_by_no_stack_are_refused() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].message.contains("without the tag berth:stack=ecs-sample"), "{}", errors[0].message);
     assert!(errors[0].line > 0);
+}
+
+#[tokio::test]
+async fn a_resource_removed_from_the_file_is_deleted() {
+    let cloud = FakeCloud::default();
+    let first = plan(&cloud, &[], Mode::Apply).await;
+    assert!(Engine::new(&cloud, &NoEvents, 10).apply(&first).await.succeeded());
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let without_service = &text[..text.find("\nservices:").unwrap()];
+    let loaded = berth_core::load::load_str(&path, without_service).unwrap();
+    let expanded = expand(&loaded, &options(&[])).unwrap();
+    let engine = Engine::new(&cloud, &NoEvents, 10);
+    let planned = engine.plan(expanded, &loaded.source, Mode::Apply).await.unwrap();
+    let changes: Vec<(&str, Action)> = planned.plan.changes().map(|r| (r.address.as_str(), r.action)).collect();
+    assert_eq!(changes, [("services.example-app-service", Action::Delete)]);
+    assert!(engine.apply(&planned).await.succeeded());
+    assert!(!cloud.resources.lock().unwrap().contains_key("services.example-app-service"));
 }
