@@ -13,6 +13,7 @@ pub mod expand;
 pub mod graph;
 pub mod kind;
 pub mod load;
+pub mod memory;
 pub mod model;
 pub mod normalize;
 pub mod plan;

@@ -1,119 +1,18 @@
-//! The engine over an in-memory provider: plan, apply, re-plan, change one
+//! The engine over the in-memory provider: plan, apply, re-plan, change one
 //! field, fail one resource. No network.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use async_trait::async_trait;
 use berth_core::engine::{Engine, Event, EventSink, NoEvents};
 use berth_core::expand::{expand, ExpandOptions};
 use berth_core::kind::Kind;
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::{Action, Mode};
-use berth_core::provider::{Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, STACK_TAG};
-use serde_json::{json, Value};
-
-/// Holds resources as their desired state; fails creates of `fail` addresses.
-#[derive(Default)]
-struct FakeCloud {
-    resources: Mutex<HashMap<String, (Value, Outputs, BTreeMap<String, String>)>>,
-    revisions: Mutex<u32>,
-    fail: Vec<String>,
-    calls: Mutex<Vec<String>>,
-}
-
-fn split(desired: &Value) -> (Value, BTreeMap<String, String>) {
-    let mut state = desired.clone();
-    let tags = state
-        .as_object_mut()
-        .and_then(|m| m.remove("tags"))
-        .and_then(|t| serde_json::from_value(t).ok())
-        .unwrap_or_default();
-    (state, tags)
-}
-
-impl FakeCloud {
-    fn outputs(&self, req: &NodeRequest<'_>) -> Outputs {
-        let mut out = Outputs::new();
-        let name = req.desired.get("name").cloned().unwrap_or(json!(req.address));
-        out.insert("name".into(), name);
-        out.insert("id".into(), json!(format!("id-{}", req.address)));
-        let arn = if req.kind == Kind::TaskDefinition {
-            let mut rev = self.revisions.lock().unwrap();
-            *rev += 1;
-            format!("arn:fake:task-definition/{}:{rev}", req.address)
-        } else {
-            format!("arn:fake:{}", req.address)
-        };
-        out.insert("arn".into(), json!(arn));
-        out
-    }
-}
-
-#[async_trait]
-impl Provider for FakeCloud {
-    async fn identity(&self) -> ProviderResult<Identity> {
-        Ok(Identity { account_id: "123456789012".into(), region: "ap-northeast-2".into() })
-    }
-    async fn read(&self, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
-        match req.kind {
-            Kind::Network => {
-                return Ok(Some(Live {
-                    state: req.desired.clone(),
-                    outputs: [("vpc_id".to_owned(), json!("vpc-1")), ("subnet_ids".to_owned(), json!(["subnet-a", "subnet-b"]))].into(),
-                    tags: None,
-                }))
-            }
-            Kind::SsmParameter => {
-                return Ok(Some(Live { state: req.desired.clone(), outputs: [("value".to_owned(), json!("ami-1"))].into(), tags: None }))
-            }
-            _ => {}
-        }
-        let resources = self.resources.lock().unwrap();
-        Ok(resources.get(req.address).map(|(state, outputs, tags)| Live {
-            state: state.clone(),
-            outputs: outputs.clone(),
-            tags: req.kind.taggable().then(|| tags.clone()),
-        }))
-    }
-    async fn create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
-        self.calls.lock().unwrap().push(format!("create {}", req.address));
-        if self.fail.iter().any(|f| f == req.address) {
-            return Err(ProviderError::new("InvalidParameter: injected failure"));
-        }
-        let outputs = self.outputs(req);
-        let (state, tags) = split(req.desired);
-        self.resources.lock().unwrap().insert(req.address.into(), (state, outputs.clone(), tags));
-        Ok(outputs)
-    }
-    async fn update(&self, req: &NodeRequest<'_>, _live: &Live, changed: &[String]) -> ProviderResult<Outputs> {
-        self.calls.lock().unwrap().push(format!("update {} {changed:?}", req.address));
-        let outputs = self.outputs(req);
-        let (state, tags) = split(req.desired);
-        self.resources.lock().unwrap().insert(req.address.into(), (state, outputs.clone(), tags));
-        Ok(outputs)
-    }
-    async fn discover(&self, stack: &str) -> ProviderResult<Vec<Discovered>> {
-        let resources = self.resources.lock().unwrap();
-        Ok(resources
-            .iter()
-            .filter(|(_, (_, _, tags))| tags.get(STACK_TAG).map(String::as_str) == Some(stack))
-            .map(|(address, (state, _, _))| Discovered { address: address.clone(), kind: kind_of(address), identity: state.clone() })
-            .collect())
-    }
-    async fn delete(&self, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
-        self.calls.lock().unwrap().push(format!("delete {}", req.address));
-        self.resources.lock().unwrap().remove(req.address);
-        Ok(())
-    }
-}
-
-fn kind_of(address: &str) -> Kind {
-    let loaded = loaded();
-    let expanded = expand(&loaded, &options(&[])).unwrap();
-    expanded.graph.get(address).map(|n| n.kind).unwrap_or(Kind::S3Bucket)
-}
+use berth_core::memory::{MemoryCloud, Stored};
+use berth_core::provider::Outputs;
+use serde_json::json;
 
 fn loaded() -> LoadedStack {
     load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml")).unwrap()
@@ -127,7 +26,7 @@ fn options(vars: &[(&str, &str)]) -> ExpandOptions {
     }
 }
 
-async fn plan(cloud: &FakeCloud, vars: &[(&str, &str)], mode: Mode) -> berth_core::engine::Planned {
+async fn plan(cloud: &MemoryCloud, vars: &[(&str, &str)], mode: Mode) -> berth_core::engine::Planned {
     let loaded = loaded();
     let expanded = expand(&loaded, &options(vars)).unwrap();
     Engine::new(cloud, &NoEvents, 10).plan(expanded, &loaded.source, mode).await.unwrap()
@@ -144,7 +43,7 @@ impl EventSink for Recorder {
 
 #[tokio::test]
 async fn create_converge_change_image_destroy() {
-    let cloud = FakeCloud::default();
+    let cloud = MemoryCloud::default();
     let first = plan(&cloud, &[], Mode::Apply).await;
     assert_eq!(first.plan.summary.create, 28);
     assert!(first.plan.changes().all(|r| r.action == Action::Create));
@@ -189,7 +88,7 @@ async fn create_converge_change_image_destroy() {
 
 #[tokio::test]
 async fn a_failure_skips_dependents_and_a_second_apply_converges() {
-    let cloud = FakeCloud { fail: vec!["target_groups.ecs-sample-tg".into()], ..Default::default() };
+    let cloud = MemoryCloud::failing(&["target_groups.ecs-sample-tg"]);
     let first = plan(&cloud, &[], Mode::Apply).await;
     let report = Engine::new(&cloud, &NoEvents, 10).apply(&first).await;
     assert_eq!(report.failed.len(), 1);
@@ -198,7 +97,7 @@ async fn a_failure_skips_dependents_and_a_second_apply_converges() {
     assert_eq!(skipped, ["load_balancers.ecs-sample-alb.listeners[80]", "services.example-app-service"]);
     assert_eq!(report.done.len(), 25);
 
-    let cloud = FakeCloud { resources: Mutex::new(cloud.resources.into_inner().unwrap()), ..Default::default() };
+    let cloud = cloud.healed();
     let second = plan(&cloud, &[], Mode::Apply).await;
     assert_eq!(second.plan.summary.create, 3);
     assert!(Engine::new(&cloud, &NoEvents, 10).apply(&second).await.succeeded());
@@ -207,11 +106,9 @@ async fn a_failure_skips_dependents_and_a_second_apply_converges() {
 
 #[tokio::test]
 async fn resources_owned_by_no_stack_are_refused() {
-    let cloud = FakeCloud::default();
-    cloud.resources.lock().unwrap().insert(
-        "buckets.ecs-sample-env".into(),
-        (json!({"name": "ecs-sample-env-123456789012"}), Outputs::new(), BTreeMap::new()),
-    );
+    let cloud = MemoryCloud::default();
+    let unowned = Stored { kind: Kind::S3Bucket, state: json!({"name": "ecs-sample-env-123456789012"}), outputs: Outputs::new(), tags: BTreeMap::new() };
+    cloud.resources.lock().unwrap().insert("buckets.ecs-sample-env".into(), unowned);
     let planned = plan(&cloud, &[], Mode::Apply).await;
     let errors: Vec<_> = planned.plan.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -221,7 +118,7 @@ async fn resources_owned_by_no_stack_are_refused() {
 
 #[tokio::test]
 async fn a_resource_removed_from_the_file_is_deleted() {
-    let cloud = FakeCloud::default();
+    let cloud = MemoryCloud::default();
     let first = plan(&cloud, &[], Mode::Apply).await;
     assert!(Engine::new(&cloud, &NoEvents, 10).apply(&first).await.succeeded());
 
