@@ -49,9 +49,13 @@ pub enum Command {
         /// Plan a destroy instead.
         #[arg(long)]
         destroy: bool,
+        /// Also save the plan, for `berth apply FILE` to apply exactly it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
-    /// Converge AWS to the stack file.
+    /// Converge AWS to the stack file, or apply a plan saved with `plan --out`.
     Apply {
+        /// The stack file, or a saved plan.
         stack: PathBuf,
         #[command(flatten)]
         vars: VarArgs,

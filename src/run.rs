@@ -12,6 +12,7 @@ use berth_core::engine::{Engine, Event, EventSink, Planned};
 use berth_core::expand::{expand, ExpandOptions, Expanded};
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::Mode;
+use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_core::provider::Provider;
 use berth_render::Style;
 
@@ -39,10 +40,20 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Validate { stack, vars, region } | Command::Check { stack, vars, region } => validate(&stack, &vars, region),
-        Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy } => {
+        Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
-            let Some((planned, _)) = make_plan(&stack, &vars, &aws, mode).await? else { return Ok(Exit::Error) };
+            let overrides = parse_vars(&vars)?;
+            let Some((planned, _)) = make_plan(&stack, &overrides, &aws, mode).await? else { return Ok(Exit::Error) };
             let plan = &planned.plan;
+            if let Some(out) = &out {
+                if mode == Mode::Destroy {
+                    bail!("--out saves apply plans; run `berth destroy` to destroy");
+                }
+                let saved = SavedPlan::new(&planned, stack.clone(), overrides);
+                std::fs::write(out, serde_json::to_string_pretty(&saved)?)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+                eprintln!("Saved the plan to {}; apply exactly it with `berth apply {}`.", out.display(), out.display());
+            }
             let output = match format {
                 Format::Text => berth_render::plan_text(plan, stdout_style()),
                 Format::Json => berth_render::plan_json(plan) + "\n",
@@ -54,8 +65,17 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             }
             Ok(if detailed_exitcode && plan.summary.has_changes() { Exit::Changes } else { Exit::Ok })
         }
-        Command::Apply { stack, vars, aws, auto_approve } => converge(&stack, &vars, &aws, Mode::Apply, auto_approve).await,
-        Command::Destroy { stack, vars, aws, auto_approve } => converge(&stack, &vars, &aws, Mode::Destroy, auto_approve).await,
+        Command::Apply { stack, vars, aws, auto_approve } => match read_saved_plan(&stack)? {
+            Some(saved) => {
+                let mut overrides = saved.vars.clone();
+                overrides.extend(parse_vars(&vars)?);
+                converge(&saved.stack_path.clone(), &overrides, &aws, Mode::Apply, auto_approve, Some(saved)).await
+            }
+            None => converge(&stack, &parse_vars(&vars)?, &aws, Mode::Apply, auto_approve, None).await,
+        },
+        Command::Destroy { stack, vars, aws, auto_approve } => {
+            converge(&stack, &parse_vars(&vars)?, &aws, Mode::Destroy, auto_approve, None).await
+        }
     }
 }
 
@@ -166,9 +186,14 @@ async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
 }
 
 /// Loads, expands and plans; `None` when the stack is invalid (already reported).
-async fn make_plan(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode) -> Result<Option<(Planned, AwsProvider)>> {
+async fn make_plan(
+    path: &Path,
+    var_overrides: &BTreeMap<String, String>,
+    aws: &AwsArgs,
+    mode: Mode,
+) -> Result<Option<(Planned, AwsProvider)>> {
     let Some((loaded, warnings)) = load(path) else { return Ok(None) };
-    let var_overrides = parse_vars(vars)?;
+    let var_overrides = var_overrides.clone();
     let provider = connect(&loaded, aws).await?;
     let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
     let options = ExpandOptions { account_id: identity.account_id, region: identity.region, var_overrides };
@@ -186,9 +211,32 @@ async fn make_plan(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode) -> Re
     Ok(Some((planned, provider)))
 }
 
-/// `apply` and `destroy`: plan, show, confirm, then carry out.
-async fn converge(path: &Path, vars: &VarArgs, aws: &AwsArgs, mode: Mode, auto_approve: bool) -> Result<Exit> {
+/// A saved plan, if `path` holds one rather than a stack.
+fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
+    if value.get("kind").and_then(|k| k.as_str()) != Some(SAVED_PLAN_KIND) {
+        return Ok(None);
+    }
+    let saved = serde_json::from_value(value).with_context(|| format!("{} is not a saved plan of this berth version", path.display()))?;
+    Ok(Some(saved))
+}
+
+/// `apply` and `destroy`: plan, show, confirm, then carry out. With a saved
+/// plan, the fresh plan must be exactly the saved one.
+async fn converge(
+    path: &Path,
+    vars: &BTreeMap<String, String>,
+    aws: &AwsArgs,
+    mode: Mode,
+    auto_approve: bool,
+    saved: Option<SavedPlan>,
+) -> Result<Exit> {
     let Some((planned, provider)) = make_plan(path, vars, aws, mode).await? else { return Ok(Exit::Error) };
+    if let Some(reason) = saved.as_ref().and_then(|s| s.staleness(&planned)) {
+        eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
+        return Ok(Exit::Error);
+    }
     let plan = &planned.plan;
     print!("{}", berth_render::plan_text(plan, stdout_style()));
     if plan.diagnostics.iter().any(Diagnostic::is_error) {

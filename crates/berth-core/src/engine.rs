@@ -86,6 +86,20 @@ impl Planned {
     pub fn expanded(&self) -> &Expanded {
         &self.expanded
     }
+
+    /// What was read for every managed node and every resource found by its
+    /// tags (`None` where nothing exists), by address.
+    pub fn live_states(&self) -> impl Iterator<Item = (&str, Option<&Live>)> {
+        let nodes = self
+            .expanded
+            .graph
+            .nodes()
+            .iter()
+            .zip(&self.nodes)
+            .filter(|(node, _)| !node.kind.is_data())
+            .map(|(node, plan)| (node.address.as_str(), plan.live.as_ref()));
+        nodes.chain(self.orphans.iter().map(|o| (o.address.as_str(), Some(&o.live))))
+    }
 }
 
 /// How an apply or destroy went, resource by resource.

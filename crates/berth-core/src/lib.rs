@@ -18,3 +18,4 @@ pub mod model;
 pub mod normalize;
 pub mod plan;
 pub mod provider;
+pub mod saved;
