@@ -22,6 +22,7 @@ mod ecs;
 mod elb;
 mod iam;
 mod logs;
+mod retry;
 mod s3;
 mod ssm;
 mod util;
@@ -94,18 +95,25 @@ impl AwsProvider {
         let path_style = config.endpoint_url().is_some()
             || std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(path_style).build();
+        // Every client also retries throttles that arrive under another error code.
+        macro_rules! client {
+            ($sdk:ident $(, $setting:ident($value:expr))*) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from(&config).retry_classifier(retry::RateExceeded)$(.$setting($value))*.build(),
+                )
+            };
+        }
         let clients = Clients {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            iam: aws_sdk_iam::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            ecs: aws_sdk_ecs::Client::new(&config),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&config),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            sts: aws_sdk_sts::Client::new(&config),
-            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
+            ec2: client!(aws_sdk_ec2),
+            iam: client!(aws_sdk_iam),
+            s3: client!(aws_sdk_s3, force_path_style(path_style)),
+            ecs: client!(aws_sdk_ecs),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            autoscaling: client!(aws_sdk_autoscaling),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            ssm: client!(aws_sdk_ssm),
+            sts: client!(aws_sdk_sts),
+            tagging: client!(aws_sdk_resourcegroupstagging),
             region,
         };
         Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()) })
