@@ -133,12 +133,17 @@ fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expa
     }
 }
 
+/// Expansion options without AWS: the account id is not known, so a
+/// stand-in keeps names well-formed.
+fn offline_options(loaded: &LoadedStack, region: Option<String>, var_overrides: BTreeMap<String, String>) -> ExpandOptions {
+    let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
+    ExpandOptions { account_id: "000000000000".into(), region, var_overrides }
+}
+
 fn validate(path: &Path, vars: &VarArgs, region: Option<String>) -> Result<Exit> {
     let Some((loaded, warnings)) = load(path) else { return Ok(Exit::Error) };
     report_diagnostics(&warnings);
-    let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
-    // Offline: the account id is not known, so a stand-in keeps names well-formed.
-    let options = ExpandOptions { account_id: "000000000000".into(), region, var_overrides: parse_vars(vars)? };
+    let options = offline_options(&loaded, region, parse_vars(vars)?);
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(Exit::Error) };
     println!(
         "{} is valid: {} resources in stack `{}`, {} warning(s).",
@@ -194,6 +199,11 @@ async fn make_plan(
 ) -> Result<Option<(Planned, AwsProvider)>> {
     let Some((loaded, warnings)) = load(path) else { return Ok(None) };
     let var_overrides = var_overrides.clone();
+    // Expand once offline so that a broken stack sends nothing to AWS, not even STS.
+    let offline = offline_options(&loaded, aws.region.clone(), var_overrides.clone());
+    if expand_reported(&loaded, &offline).is_none() {
+        return Ok(None);
+    }
     let provider = connect(&loaded, aws).await?;
     let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
     let options = ExpandOptions { account_id: identity.account_id, region: identity.region, var_overrides };
