@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use berth_aws::{AwsOptions, AwsProvider};
@@ -262,7 +264,15 @@ async fn converge(
     }
     let style = stdout_style();
     let progress = Progress { style: stderr_style(), live_counter: false };
-    let engine = Engine::new(&provider, &progress, aws.parallelism);
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_interrupt = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.store(true, Ordering::SeqCst);
+            eprintln!("\nInterrupted: starting nothing new, letting the calls in flight finish...");
+        }
+    });
+    let engine = Engine::new(&provider, &progress, aws.parallelism).with_stop(stop);
     let report = engine.apply(&planned).await;
     print!("{}", berth_render::report_text(&report, style));
     Ok(if report.succeeded() { Exit::Ok } else { Exit::Error })

@@ -6,7 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -121,6 +122,7 @@ pub struct Engine<'a> {
     provider: &'a dyn Provider,
     sink: &'a dyn EventSink,
     parallelism: usize,
+    stop: Arc<AtomicBool>,
 }
 
 /// Replaces `${ref:ADDRESS#ATTR}` placeholders with known outputs, or [`UNKNOWN`].
@@ -171,6 +173,9 @@ fn contains_unknown(value: &Value) -> bool {
     }
 }
 
+/// Why work was not started after the user interrupted.
+pub const INTERRUPTED: &str = "the run was interrupted";
+
 /// Outcome of one node in a graph walk.
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
@@ -184,7 +189,13 @@ type NodeFuture<'f> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + '
 /// Runs `run` on every node once all the nodes it waits for are done
 /// (dependencies, or dependents when `reverse`), at most `parallelism` at a
 /// time. A node whose prerequisite failed is skipped, and so on down the line.
-async fn walk<'f>(graph: &Graph, reverse: bool, parallelism: usize, run: impl Fn(usize) -> NodeFuture<'f>) -> Vec<Outcome> {
+async fn walk<'f>(
+    graph: &Graph,
+    reverse: bool,
+    parallelism: usize,
+    stop: &AtomicBool,
+    run: impl Fn(usize) -> NodeFuture<'f>,
+) -> Vec<Outcome> {
     let n = graph.nodes().len();
     let waits_for = |i: usize| -> Vec<usize> {
         if reverse { graph.dependents_of(i).collect() } else { graph.dependencies_of(i).collect() }
@@ -206,6 +217,11 @@ async fn walk<'f>(graph: &Graph, reverse: bool, parallelism: usize, run: impl Fn
             let blocked_by = waits_for(i).into_iter().find(|&p| outcomes[p] != Some(Outcome::Done));
             if let Some(p) = blocked_by {
                 outcomes[i] = Some(Outcome::Skipped(graph.nodes()[p].address.clone()));
+                release(i, &unblocks, &mut remaining, &mut ready);
+                continue;
+            }
+            if stop.load(Ordering::SeqCst) {
+                outcomes[i] = Some(Outcome::Skipped(INTERRUPTED.into()));
                 release(i, &unblocks, &mut remaining, &mut ready);
                 continue;
             }
@@ -241,7 +257,14 @@ struct Shared {
 
 impl<'a> Engine<'a> {
     pub fn new(provider: &'a dyn Provider, sink: &'a dyn EventSink, parallelism: usize) -> Self {
-        Engine { provider, sink, parallelism }
+        Engine { provider, sink, parallelism, stop: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Once `stop` is set, no new work starts; calls in flight finish and the
+    /// report lists the rest as not attempted.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Reads the live state of every node and decides what to do with it.
@@ -255,7 +278,7 @@ impl<'a> Engine<'a> {
             read: 0,
         });
         let stack = expanded.stack.as_str();
-        let outcomes = walk(graph, false, self.parallelism, |i| {
+        let outcomes = walk(graph, false, self.parallelism, &AtomicBool::new(false), |i| {
             let shared = &shared;
             Box::pin(async move { self.plan_node(graph, stack, mode, i, shared).await })
         })
@@ -364,6 +387,10 @@ impl<'a> Engine<'a> {
     async fn delete_orphans(&self, planned: &Planned, report: &mut ApplyReport) {
         let stack = planned.expanded.stack.as_str();
         for orphan in &planned.orphans {
+            if self.stop.load(Ordering::SeqCst) {
+                report.not_attempted.push((orphan.address.clone(), Action::Delete, INTERRUPTED.into()));
+                continue;
+            }
             let start = Instant::now();
             let address = orphan.address.clone();
             self.sink.event(Event::Started { address: address.clone(), action: Action::Delete });
@@ -477,7 +504,7 @@ impl<'a> Engine<'a> {
         let outputs = if reverse { planned.live_outputs.clone() } else { HashMap::new() };
         let shared = Mutex::new(outputs);
         let started: Mutex<HashMap<usize, Instant>> = Mutex::new(HashMap::new());
-        let outcomes = walk(graph, reverse, self.parallelism, |i| {
+        let outcomes = walk(graph, reverse, self.parallelism, &self.stop, |i| {
             let shared = &shared;
             let started = &started;
             Box::pin(async move {

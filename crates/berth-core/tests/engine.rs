@@ -134,3 +134,15 @@ async fn a_resource_removed_from_the_file_is_deleted() {
     assert!(engine.apply(&planned).await.succeeded());
     assert!(!cloud.resources.lock().unwrap().contains_key("services.example-app-service"));
 }
+
+#[tokio::test]
+async fn an_interrupted_apply_starts_nothing_new_and_says_so() {
+    let cloud = MemoryCloud::default();
+    let first = plan(&cloud, &[], Mode::Apply).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let report = Engine::new(&cloud, &NoEvents, 4).with_stop(stop).apply(&first).await;
+    assert!(report.done.is_empty());
+    assert_eq!(report.not_attempted.len(), 28);
+    assert!(report.not_attempted.iter().all(|(_, _, why)| why == berth_core::engine::INTERRUPTED || !why.is_empty()));
+    assert!(cloud.calls.lock().unwrap().is_empty());
+}

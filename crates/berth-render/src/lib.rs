@@ -1,5 +1,6 @@
 //! Renderers: turn berth's [`Plan`], engine [`Event`]s and [`ApplyReport`]s
-//! into text for terminals, markdown for pull requests and JSON for machines.
+//! into text for terminals, markdown for pull requests and JSON for machines,
+//! and the resource graph into Mermaid or Graphviz DOT pictures.
 //! The text and markdown views are rendered from the same [`Plan`] that is
 //! serialized as JSON, so they cannot disagree with it.
 
@@ -9,11 +10,14 @@ use std::time::Duration;
 use berth_core::diag::Diagnostic;
 use berth_core::engine::{ApplyReport, Event};
 use berth_core::plan::{Action, FieldChange, Mode, Plan, ResourceChange};
-use serde_json::Value;
-use similar::{ChangeTag, TextDiff};
 
+mod diff;
+mod graph;
 mod markdown;
-pub use markdown::{markdown, GITHUB_COMMENT_LIMIT};
+
+use diff::Mark;
+pub use graph::{dot, mermaid};
+pub use markdown::{comment_marker, markdown, markdown_with_graph, GITHUB_COMMENT_LIMIT};
 
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]
@@ -77,62 +81,21 @@ pub fn summary_line(plan: &Plan) -> String {
     format!("Plan: {} to create, {} to update, {} to replace, {} to delete.", s.create, s.update, s.replace, s.delete)
 }
 
-/// A value on one line, quoted like JSON.
-fn inline(value: &Value) -> String {
-    value.to_string()
-}
-
-/// A value as lines of pretty JSON (strings with newlines as their own lines).
-fn lines(value: &Value) -> String {
-    match value {
-        Value::String(s) if s.contains('\n') => s.clone(),
-        other => serde_json::to_string_pretty(other).unwrap_or_default() + "\n",
-    }
-}
-
-fn is_long(value: &Value) -> bool {
-    let text = inline(value);
-    text.len() > 70 || matches!(value, Value::String(s) if s.contains('\n'))
-}
-
-/// The field's change as text lines, already indented by `indent`.
+/// The field's change as text lines, each starting with `indent` and the
+/// change's marker (`+`, `-`, `~`), coloured by it.
 pub fn field_lines(field: &FieldChange, style: Style, indent: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let name = &field.field;
-    let replace = if field.forces_replace { style.paint("35", " # forces replacement") } else { String::new() };
-    if field.sensitive {
-        out.push(format!("{indent}{name}: {}{replace}", berth_core::plan::MASK));
-        out.extend(field.detail.iter().map(|d| format!("{indent}    {d}")));
-        return out;
-    }
-    match (&field.before, &field.after) {
-        (Some(before), Some(after)) if is_long(before) || is_long(after) => {
-            out.push(format!("{indent}{name}:{replace}"));
-            let (old, new) = (lines(before), lines(after));
-            let diff = TextDiff::from_lines(&old, &new);
-            for group in diff.grouped_ops(2) {
-                for op in group {
-                    for change in diff.iter_changes(&op) {
-                        let text = change.value().trim_end_matches('\n');
-                        out.push(match change.tag() {
-                            ChangeTag::Delete => style.paint("31", &format!("{indent}  - {text}")),
-                            ChangeTag::Insert => style.paint("32", &format!("{indent}  + {text}")),
-                            ChangeTag::Equal => format!("{indent}    {text}"),
-                        });
-                    }
-                }
+    diff::field_diff(field)
+        .into_iter()
+        .map(|line| {
+            let text = format!("{indent}{} {}", line.mark.symbol(), line.text);
+            match line.mark {
+                Mark::Same => text,
+                Mark::Added => style.paint("32", &text),
+                Mark::Removed => style.paint("31", &text),
+                Mark::Changed => style.paint("33", &text),
             }
-        }
-        (Some(before), Some(after)) => out.push(format!("{indent}{name}: {} -> {}{replace}", inline(before), inline(after))),
-        (None, Some(after)) if is_long(after) => {
-            out.push(format!("{indent}{name}:"));
-            out.extend(lines(after).lines().map(|l| format!("{indent}    {l}")));
-        }
-        (None, Some(after)) => out.push(format!("{indent}{name}: {}", inline(after))),
-        (Some(before), None) => out.push(format!("{indent}{name}: {} -> (removed)", inline(before))),
-        (None, None) => {}
-    }
-    out
+        })
+        .collect()
 }
 
 fn resource_text(r: &ResourceChange, style: Style, out: &mut String) {
@@ -214,6 +177,9 @@ pub fn event_line(event: &Event, style: Style) -> Option<String> {
         }
         Event::Failed { address, action, error, elapsed } => {
             style.paint("31", &format!("! {address}: {} failed after {}: {error}", progressive(*action), seconds(*elapsed)))
+        }
+        Event::Skipped { address, action, blocked_by } if blocked_by == berth_core::engine::INTERRUPTED => {
+            format!("  {address}: not {} because {blocked_by}", past(*action))
         }
         Event::Skipped { address, action, blocked_by } => format!("  {address}: not {} because {blocked_by} failed", past(*action)),
     })
