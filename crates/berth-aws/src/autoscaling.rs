@@ -1,21 +1,249 @@
-//! PLACEHOLDER: being written.
+//! Auto Scaling groups: the instances of a cluster's capacity, launched from
+//! the cluster's launch template.
 
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_autoscaling::types::{AutoScalingGroup, LaunchTemplateSpecification, Tag};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
+use serde_json::json;
 
-use crate::Clients;
+use crate::util::{desired_tags, int_field, str_field, str_list, tag_changes};
+use crate::{aws_error, Clients};
 
-pub(crate) async fn read(_c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
-    Err(ProviderError::new(format!("{}: not supported yet", req.kind)))
+/// Status of a group AWS is deleting (terminating its instances first).
+const DELETING: &str = "Delete in progress";
+/// How long a deletion may take: AWS terminates the group's instances first.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(600);
+const DELETE_POLL: Duration = Duration::from_secs(5);
+
+pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
+    check_kind(req)?;
+    let name = str_field(req, "name")?;
+    // A group being deleted is as good as gone: it can no longer be updated.
+    let Some(group) = describe(c, name)
+        .await?
+        .filter(|g| g.status() != Some(DELETING))
+    else {
+        return Ok(None);
+    };
+    let mut subnet_ids: Vec<&str> = group
+        .vpc_zone_identifier()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    subnet_ids.sort_unstable();
+    let state = json!({
+        "name": name,
+        "launch_template_id": group.launch_template().and_then(|t| t.launch_template_id()).unwrap_or_default(),
+        "min_size": group.min_size().unwrap_or_default(),
+        "max_size": group.max_size().unwrap_or_default(),
+        "desired_capacity": group.desired_capacity().unwrap_or_default(),
+        "subnet_ids": subnet_ids,
+    });
+    let tags: BTreeMap<String, String> = group
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
+    Ok(Some(Live {
+        state,
+        outputs: outputs(name, group.auto_scaling_group_arn()),
+        tags: Some(tags),
+    }))
 }
 
-pub(crate) async fn create(_c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
-    Err(ProviderError::new(format!("{}: not supported yet", req.kind)))
+pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
+    check_kind(req)?;
+    let name = str_field(req, "name")?;
+    c.autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(launch_template(str_field(req, "launch_template_id")?))
+        .min_size(size(req, "min_size")?)
+        .max_size(size(req, "max_size")?)
+        .desired_capacity(size(req, "desired_capacity")?)
+        .vpc_zone_identifier(zone_identifier(req))
+        .set_tags(Some(group_tags(name, desired_tags(req))))
+        .send()
+        .await
+        .map_err(aws_error)?;
+    // CreateAutoScalingGroup returns nothing: the ARN comes from a describe.
+    let group = describe(c, name).await?;
+    Ok(outputs(
+        name,
+        group.as_ref().and_then(|g| g.auto_scaling_group_arn()),
+    ))
 }
 
-pub(crate) async fn update(_c: &Clients, req: &NodeRequest<'_>, _live: &Live, _changed: &[String]) -> ProviderResult<Outputs> {
-    Err(ProviderError::new(format!("{}: not supported yet", req.kind)))
+pub(crate) async fn update(
+    c: &Clients,
+    req: &NodeRequest<'_>,
+    live: &Live,
+    changed: &[String],
+) -> ProviderResult<Outputs> {
+    check_kind(req)?;
+    let name = str_field(req, "name")?;
+    let is_changed = |field: &str| changed.iter().any(|f| f == field);
+    let mut call = c
+        .autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(name);
+    if is_changed("launch_template_id") {
+        call = call.launch_template(launch_template(str_field(req, "launch_template_id")?));
+    }
+    if is_changed("min_size") {
+        call = call.min_size(size(req, "min_size")?);
+    }
+    if is_changed("max_size") {
+        call = call.max_size(size(req, "max_size")?);
+    }
+    if is_changed("desired_capacity") {
+        call = call.desired_capacity(size(req, "desired_capacity")?);
+    }
+    if is_changed("subnet_ids") {
+        call = call.vpc_zone_identifier(zone_identifier(req));
+    }
+    if changed.iter().any(|f| f != "tags") {
+        call.send().await.map_err(aws_error)?;
+    }
+    let (upsert, remove) = tag_changes(
+        live.tags.as_ref().unwrap_or(&BTreeMap::new()),
+        &desired_tags(req),
+    );
+    if !upsert.is_empty() {
+        c.autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(group_tags(name, upsert)))
+            .send()
+            .await
+            .map_err(aws_error)?;
+    }
+    if !remove.is_empty() {
+        let tags = remove
+            .into_iter()
+            .map(|key| group_tag(name, key).build())
+            .collect();
+        c.autoscaling
+            .delete_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(aws_error)?;
+    }
+    Ok(live.outputs.clone())
 }
 
-pub(crate) async fn delete(_c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
-    Err(ProviderError::new(format!("{}: not supported yet", req.kind)))
+pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
+    check_kind(req)?;
+    let name = str_field(req, "name")?;
+    let result = c
+        .autoscaling
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .force_delete(true)
+        .send()
+        .await;
+    if let Err(e) = result {
+        // Both AWS and moto say ValidationError for a missing group, and for
+        // other problems too: only a describe tells them apart.
+        let gone = e.code() == Some("ValidationError") && describe(c, name).await?.is_none();
+        return if gone { Ok(()) } else { Err(aws_error(e)) };
+    }
+    // AWS keeps the group (status "Delete in progress") until its instances
+    // are terminated, and a group of the same name cannot be created before
+    // it is gone. moto deletes at once.
+    let deadline = Instant::now() + DELETE_TIMEOUT;
+    while describe(c, name).await?.is_some() {
+        if Instant::now() >= deadline {
+            return Err(ProviderError::new(format!(
+                "{}: auto scaling group {name} is still being deleted after {} s",
+                req.address,
+                DELETE_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(DELETE_POLL).await;
+    }
+    Ok(())
+}
+
+fn check_kind(req: &NodeRequest<'_>) -> ProviderResult<()> {
+    match req.kind {
+        Kind::AutoscalingGroup => Ok(()),
+        other => Err(ProviderError::new(format!(
+            "{}: {other} is not an Auto Scaling kind",
+            req.address
+        ))),
+    }
+}
+
+/// The group as AWS lists it, deleting or not; an empty list means absent.
+async fn describe(c: &Clients, name: &str) -> ProviderResult<Option<AutoScalingGroup>> {
+    let out = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .map_err(aws_error)?;
+    Ok(out.auto_scaling_groups().first().cloned())
+}
+
+fn outputs(name: &str, arn: Option<&str>) -> Outputs {
+    [
+        ("name".to_owned(), json!(name)),
+        ("arn".to_owned(), json!(arn.unwrap_or_default())),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// New instances start from the template's default version, so a template
+/// update (a new default version) applies without touching the group.
+fn launch_template(id: &str) -> LaunchTemplateSpecification {
+    LaunchTemplateSpecification::builder()
+        .launch_template_id(id)
+        .version("$Default")
+        .build()
+}
+
+/// The desired subnets as the comma-separated list AWS takes.
+fn zone_identifier(req: &NodeRequest<'_>) -> String {
+    let mut subnet_ids = str_list(req, "subnet_ids");
+    subnet_ids.sort();
+    subnet_ids.join(",")
+}
+
+fn size(req: &NodeRequest<'_>, field: &str) -> ProviderResult<i32> {
+    i32::try_from(int_field(req, field)?)
+        .map_err(|_| ProviderError::new(format!("{}: `{field}` is out of range", req.address)))
+}
+
+/// The group's tags, copied to the instances it launches so they show which
+/// stack they belong to.
+fn group_tags(name: &str, tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter()
+        .map(|(key, value)| {
+            group_tag(name, key)
+                .value(value)
+                .propagate_at_launch(true)
+                .build()
+        })
+        .collect()
+}
+
+fn group_tag(name: &str, key: String) -> aws_sdk_autoscaling::types::builders::TagBuilder {
+    Tag::builder()
+        .resource_id(name)
+        .resource_type("auto-scaling-group")
+        .key(key)
 }

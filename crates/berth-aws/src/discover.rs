@@ -177,9 +177,10 @@ async fn iam_roles_and_policies(c: &Clients, stack: &str) -> ProviderResult<Vec<
     let mut profiles = c.iam.list_instance_profiles().into_paginator().items().send();
     while let Some(profile) = profiles.next().await {
         let profile = profile.map_err(aws_error)?;
-        let tags =
-            c.iam.list_instance_profile_tags().instance_profile_name(profile.instance_profile_name()).send().await.map_err(aws_error)?;
-        if let Some(address) = owned(tags.tags()) {
+        // moto does not implement ListInstanceProfileTags; GetInstanceProfile carries the tags on both.
+        let got = c.iam.get_instance_profile().instance_profile_name(profile.instance_profile_name()).send().await;
+        let tags = got.map_err(aws_error)?.instance_profile.map(|p| p.tags).unwrap_or_default();
+        if let Some(address) = owned(&tags) {
             let identity = json!({ "name": profile.instance_profile_name() });
             found.push(Discovered { address, kind: Kind::IamInstanceProfile, identity });
         }

@@ -15,12 +15,15 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
 use tokio::sync::OnceCell;
 
+pub use lock::{HeldLock, LockError, LockHolder, LockLocation};
+
 mod autoscaling;
 mod discover;
 mod ec2;
 mod ecs;
 mod elb;
 mod iam;
+mod lock;
 mod logs;
 mod retry;
 mod s3;

@@ -1,0 +1,155 @@
+//! The per-stack lock that keeps two applies (or an apply and a destroy) from
+//! running at once: an S3 object created with a conditional put
+//! (`If-None-Match: *`), so exactly one writer wins. `plan` never locks.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_s3::primitives::ByteStream;
+use berth_core::provider::ProviderError;
+use serde_json::{json, Value};
+
+use crate::{aws_error, AwsProvider};
+
+/// Where a lock lives: `s3://bucket/key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl LockLocation {
+    /// Parses `s3://bucket/key`.
+    pub fn parse(url: &str) -> Result<LockLocation, String> {
+        let rest = url.strip_prefix("s3://").ok_or_else(|| format!("lock location `{url}` must look like s3://bucket/key"))?;
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+                Ok(LockLocation { bucket: bucket.into(), key: key.into() })
+            }
+            _ => Err(format!("lock location `{url}` must look like s3://bucket/key")),
+        }
+    }
+}
+
+/// A lock this process holds.
+#[derive(Debug, Clone)]
+pub struct HeldLock {
+    pub location: LockLocation,
+    pub id: String,
+}
+
+/// Who holds a lock, as written in the lock object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockHolder {
+    pub id: String,
+    pub who: String,
+    pub operation: String,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+}
+
+/// Why a lock could not be taken or released.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LockError {
+    #[error("stack `{stack}` is locked by {} ({}) since {} (lock id {}); wait for it to finish, or if it is stale run `berth unlock STACK --id {}`", .holder.who, .holder.operation, describe_time(.holder.since), .holder.id, .holder.id)]
+    Held { stack: String, holder: LockHolder },
+    #[error("the lock is held under id {actual}, not {given}: nothing was removed")]
+    WrongId { given: String, actual: String },
+    #[error("there is no lock at s3://{0}")]
+    NotLocked(String),
+    #[error("{0}")]
+    Aws(#[from] ProviderError),
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+fn describe_time(since: u64) -> String {
+    let age = now().saturating_sub(since);
+    match age {
+        0..=119 => format!("{age} s ago"),
+        120..=7199 => format!("{} min ago", age / 60),
+        _ => format!("{} h ago", age / 3600),
+    }
+}
+
+impl AwsProvider {
+    /// Takes the lock for `stack`, or says who holds it.
+    pub async fn lock(&self, location: &LockLocation, stack: &str, operation: &str) -> Result<HeldLock, LockError> {
+        let id = format!("{:x}{:x}", now(), std::process::id());
+        let who = format!(
+            "{}@{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "unknown-host".into())
+        );
+        let body = json!({ "id": id, "stack": stack, "who": who, "operation": operation, "since": now() });
+        let put = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(&location.bucket)
+            .key(&location.key)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(ByteStream::from(body.to_string().into_bytes()))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(HeldLock { location: location.clone(), id }),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412 || r.status().as_u16() == 409) => {
+                let holder = self.lock_holder(location).await?.ok_or_else(|| LockError::NotLocked(format!("{}/{}", location.bucket, location.key)))?;
+                Err(LockError::Held { stack: stack.into(), holder })
+            }
+            Err(e) => Err(LockError::Aws(aws_error(e))),
+        }
+    }
+
+    /// Releases a lock this process took.
+    pub async fn unlock(&self, held: &HeldLock) -> Result<(), LockError> {
+        self.force_unlock(&held.location, &held.id).await
+    }
+
+    /// Removes the lock if it has `id` (for `berth unlock`).
+    pub async fn force_unlock(&self, location: &LockLocation, id: &str) -> Result<(), LockError> {
+        let holder = self
+            .lock_holder(location)
+            .await?
+            .ok_or_else(|| LockError::NotLocked(format!("{}/{}", location.bucket, location.key)))?;
+        if holder.id != id {
+            return Err(LockError::WrongId { given: id.into(), actual: holder.id });
+        }
+        self.clients.s3.delete_object().bucket(&location.bucket).key(&location.key).send().await.map_err(aws_error)?;
+        Ok(())
+    }
+
+    /// Who holds the lock, if anyone.
+    pub async fn lock_holder(&self, location: &LockLocation) -> Result<Option<LockHolder>, LockError> {
+        let got = self.clients.s3.get_object().bucket(&location.bucket).key(&location.key).send().await;
+        let object = match got {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(LockError::Aws(aws_error(e))),
+        };
+        let bytes = object.body.collect().await.map_err(|e| ProviderError::new(format!("reading the lock: {e}")))?.into_bytes();
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("unknown").to_owned();
+        Ok(Some(LockHolder {
+            id: text("id"),
+            who: text("who"),
+            operation: text("operation"),
+            since: value.get("since").and_then(Value::as_u64).unwrap_or_default(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_locations() {
+        assert_eq!(LockLocation::parse("s3://b/locks/x.json").unwrap(), LockLocation { bucket: "b".into(), key: "locks/x.json".into() });
+        assert!(LockLocation::parse("b/x").is_err());
+        assert!(LockLocation::parse("s3://b").is_err());
+    }
+}
