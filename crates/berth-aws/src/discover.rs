@@ -179,7 +179,7 @@ async fn iam_roles_and_policies(c: &Clients, stack: &str) -> ProviderResult<Vec<
         let profile = profile.map_err(aws_error)?;
         // moto does not implement ListInstanceProfileTags; GetInstanceProfile carries the tags on both.
         let got = c.iam.get_instance_profile().instance_profile_name(profile.instance_profile_name()).send().await;
-        let tags = got.map_err(aws_error)?.instance_profile.map(|p| p.tags).unwrap_or_default();
+        let tags = got.map_err(aws_error)?.instance_profile.and_then(|p| p.tags).unwrap_or_default();
         if let Some(address) = owned(&tags) {
             let identity = json!({ "name": profile.instance_profile_name() });
             found.push(Discovered { address, kind: Kind::IamInstanceProfile, identity });
