@@ -76,6 +76,15 @@ pub enum Command {
         #[arg(long)]
         auto_approve: bool,
     },
+    /// Remove a stale stack lock left by an apply or destroy that died.
+    Unlock {
+        stack: PathBuf,
+        /// The lock id, as the refusal message shows it.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
     /// Print the JSON Schema of the stack format.
     Schema,
 }
@@ -106,6 +115,9 @@ pub struct AwsArgs {
     /// Resources worked on at once.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,
+    /// Hold a lock object here during apply and destroy (`s3://bucket/key`); plan never locks.
+    #[arg(long, env = "BERTH_LOCK", value_name = "S3_URL")]
+    pub lock: Option<String>,
 }
 
 /// Plan output formats.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use berth_aws::{AwsOptions, AwsProvider};
+use berth_aws::{AwsOptions, AwsProvider, HeldLock, LockLocation};
 use berth_core::diag::Diagnostic;
 use berth_core::engine::{Engine, Event, EventSink, Planned};
 use berth_core::expand::{expand, ExpandOptions, Expanded};
@@ -45,7 +45,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let overrides = parse_vars(&vars)?;
-            let Some((planned, _)) = make_plan(&stack, &overrides, &aws, mode).await? else { return Ok(Exit::Error) };
+            let Some(Prepared { planned, .. }) = make_plan(&stack, &overrides, &aws, mode, None).await? else {
+                return Ok(Exit::Error);
+            };
             let plan = &planned.plan;
             if let Some(out) = &out {
                 if mode == Mode::Destroy {
@@ -75,6 +77,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             }
             None => converge(&stack, &parse_vars(&vars)?, &aws, Mode::Apply, auto_approve, None).await,
         },
+        Command::Unlock { stack, id, aws } => unlock(&stack, &id, &aws).await,
         Command::Destroy { stack, vars, aws, auto_approve } => {
             converge(&stack, &parse_vars(&vars)?, &aws, Mode::Destroy, auto_approve, None).await
         }
@@ -193,12 +196,31 @@ async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
 }
 
 /// Loads, expands and plans; `None` when the stack is invalid (already reported).
+/// A plan ready to apply, with the provider it was read through and the
+/// stack lock when one was asked for (held until [`Prepared::release`]).
+struct Prepared {
+    planned: Planned,
+    provider: AwsProvider,
+    lock: Option<HeldLock>,
+}
+
+impl Prepared {
+    async fn release(&self) {
+        if let Some(lock) = &self.lock {
+            if let Err(e) = self.provider.unlock(lock).await {
+                eprintln!("warning: could not release the stack lock: {e}");
+            }
+        }
+    }
+}
+
 async fn make_plan(
     path: &Path,
     var_overrides: &BTreeMap<String, String>,
     aws: &AwsArgs,
     mode: Mode,
-) -> Result<Option<(Planned, AwsProvider)>> {
+    lock: Option<&LockLocation>,
+) -> Result<Option<Prepared>> {
     let Some((loaded, warnings)) = load(path) else { return Ok(None) };
     let var_overrides = var_overrides.clone();
     // Expand once offline so that a broken stack sends nothing to AWS, not even STS.
@@ -210,17 +232,29 @@ async fn make_plan(
     let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
     let options = ExpandOptions { account_id: identity.account_id, region: identity.region, var_overrides };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
+    let operation = match mode {
+        Mode::Apply => "apply",
+        Mode::Destroy => "destroy",
+    };
+    let lock = match lock {
+        Some(location) => Some(provider.lock(location, &expanded.stack, operation).await?),
+        None => None,
+    };
     let progress = Progress { style: stderr_style(), live_counter: std::io::stderr().is_terminal() };
     let engine = Engine::new(&provider, &progress, aws.parallelism);
-    let mut planned = match engine.plan(expanded, &loaded.source, mode).await {
-        Ok(planned) => planned,
+    let planned = engine.plan(expanded, &loaded.source, mode).await;
+    let mut prepared = match planned {
+        Ok(planned) => Prepared { planned, provider, lock },
         Err(err) => {
+            if let Some(lock) = &lock {
+                let _ = provider.unlock(lock).await;
+            }
             let details: Vec<String> = err.failures.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
             bail!("{err}:\n{}", details.join("\n"));
         }
     };
-    planned.plan.diagnostics.extend(warnings);
-    Ok(Some((planned, provider)))
+    prepared.planned.plan.diagnostics.extend(warnings);
+    Ok(Some(prepared))
 }
 
 /// A saved plan, if `path` holds one rather than a stack.
@@ -235,7 +269,8 @@ fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>> {
 }
 
 /// `apply` and `destroy`: plan, show, confirm, then carry out. With a saved
-/// plan, the fresh plan must be exactly the saved one.
+/// plan, the fresh plan must be exactly the saved one. With a lock location,
+/// the stack's lock is held from before planning until the end.
 async fn converge(
     path: &Path,
     vars: &BTreeMap<String, String>,
@@ -244,8 +279,16 @@ async fn converge(
     auto_approve: bool,
     saved: Option<SavedPlan>,
 ) -> Result<Exit> {
-    let Some((planned, provider)) = make_plan(path, vars, aws, mode).await? else { return Ok(Exit::Error) };
-    if let Some(reason) = saved.as_ref().and_then(|s| s.staleness(&planned)) {
+    let lock = aws.lock.as_deref().map(LockLocation::parse).transpose().map_err(anyhow::Error::msg)?;
+    let Some(prepared) = make_plan(path, vars, aws, mode, lock.as_ref()).await? else { return Ok(Exit::Error) };
+    let result = carry_out(&prepared, aws, mode, auto_approve, saved).await;
+    prepared.release().await;
+    result
+}
+
+async fn carry_out(prepared: &Prepared, aws: &AwsArgs, mode: Mode, auto_approve: bool, saved: Option<SavedPlan>) -> Result<Exit> {
+    let planned = &prepared.planned;
+    if let Some(reason) = saved.as_ref().and_then(|s| s.staleness(planned)) {
         eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
         return Ok(Exit::Error);
     }
@@ -272,10 +315,21 @@ async fn converge(
             eprintln!("\nInterrupted: starting nothing new, letting the calls in flight finish...");
         }
     });
-    let engine = Engine::new(&provider, &progress, aws.parallelism).with_stop(stop);
-    let report = engine.apply(&planned).await;
+    let engine = Engine::new(&prepared.provider, &progress, aws.parallelism).with_stop(stop);
+    let report = engine.apply(planned).await;
     print!("{}", berth_render::report_text(&report, style));
     Ok(if report.succeeded() { Exit::Ok } else { Exit::Error })
+}
+
+/// `berth unlock`: removes a stale lock, given its id.
+async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
+    let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
+    let Some(url) = aws.lock.as_deref() else { bail!("give the lock's location with --lock s3://bucket/key (or BERTH_LOCK)") };
+    let location = LockLocation::parse(url).map_err(anyhow::Error::msg)?;
+    let provider = connect(&loaded, aws).await?;
+    provider.force_unlock(&location, id).await?;
+    println!("Removed the lock of stack `{}` ({url}).", loaded.stack.stack);
+    Ok(Exit::Ok)
 }
 
 /// Asks on the terminal; refuses when there is none rather than waiting forever.
