@@ -164,19 +164,35 @@ async fn nothing_left(moto: &Moto) {
     let ecs = aws_sdk_ecs::Client::new(&config);
     let active = ecs.list_task_definitions().family_prefix("example-app").status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).send().await.unwrap();
     assert!(active.task_definition_arns().is_empty(), "{:?}", active.task_definition_arns());
-    let left: Vec<&str> = tagged
-        .resource_tag_mapping_list()
-        .iter()
-        .filter_map(|r| r.resource_arn())
-        .filter(|arn| !arn.contains(":task-definition/") && !arn.contains(":cluster/"))
-        .collect();
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let mut left = Vec::new();
+    for arn in tagged.resource_tag_mapping_list().iter().filter_map(|r| r.resource_arn()) {
+        // moto keeps deleted things listed: INACTIVE task definitions, clusters and
+        // services, and terminated instances (of the deleted auto scaling group).
+        let gone = if arn.contains(":task-definition/") || arn.contains(":cluster/") {
+            true
+        } else if let Some(rest) = arn.split(":service/").nth(1) {
+            let (cluster, name) = rest.split_once('/').unwrap();
+            let described = ecs.describe_services().cluster(cluster).services(name).send().await.unwrap();
+            described.services().iter().all(|s| s.status() == Some("INACTIVE"))
+        } else if let Some(id) = arn.split(":instance/").nth(1) {
+            let described = ec2.describe_instances().instance_ids(id).send().await.unwrap();
+            described.reservations().iter().flat_map(|r| r.instances()).all(|i| {
+                i.state().and_then(|s| s.name()) == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
+            })
+        } else {
+            false
+        };
+        if !gone {
+            left.push(arn.to_owned());
+        }
+    }
     assert!(left.is_empty(), "still tagged with the stack: {left:?}");
     let clusters = ecs.describe_clusters().clusters("ecs-sample").send().await.unwrap();
     assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{clusters:?}");
     let iam = aws_sdk_iam::Client::new(&config);
     let roles = iam.list_roles().send().await.unwrap();
     assert!(roles.roles().iter().all(|r| !r.role_name().starts_with("ecs-")), "{:?}", roles.roles());
-    let ec2 = aws_sdk_ec2::Client::new(&config);
     let keys = ec2.describe_key_pairs().send().await.unwrap();
     assert!(keys.key_pairs().is_empty(), "{:?}", keys.key_pairs());
     let templates = ec2.describe_launch_templates().send().await.unwrap();
