@@ -59,7 +59,8 @@ pub fn symbol(action: Action) -> &'static str {
     }
 }
 
-fn verb(action: Action) -> &'static str {
+/// What happens to a resource, after its name.
+pub(crate) fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "will be created",
         Action::Update => "will be updated in place",
@@ -88,11 +89,12 @@ pub fn field_lines(field: &FieldChange, style: Style, indent: &str) -> Vec<Strin
         .into_iter()
         .map(|line| {
             let text = format!("{indent}{} {}", line.mark.symbol(), line.text);
+            // Coloured like the resource actions the markers stand for.
             match line.mark {
                 Mark::Same => text,
-                Mark::Added => style.paint("32", &text),
-                Mark::Removed => style.paint("31", &text),
-                Mark::Changed => style.paint("33", &text),
+                Mark::Added => style.action(Action::Create, &text),
+                Mark::Removed => style.action(Action::Delete, &text),
+                Mark::Changed => style.action(Action::Update, &text),
             }
         })
         .collect()
@@ -101,11 +103,12 @@ pub fn field_lines(field: &FieldChange, style: Style, indent: &str) -> Vec<Strin
 fn resource_text(r: &ResourceChange, style: Style, out: &mut String) {
     let head = format!("{} {} ({}) {}", symbol(r.action), r.address, r.kind, verb(r.action));
     let _ = writeln!(out, "  {}", style.action(r.action, &head));
+    // Comments sit in the marker column, as in the markdown diff.
     if !r.replace_reasons.is_empty() {
-        let _ = writeln!(out, "      because {}", r.replace_reasons.join("; "));
+        let _ = writeln!(out, "      # because {}", r.replace_reasons.join("; "));
     }
     if let Some(note) = &r.note {
-        let _ = writeln!(out, "      note: {note}");
+        let _ = writeln!(out, "      # {note}");
     }
     for field in &r.fields {
         for line in field_lines(field, style, "      ") {
@@ -124,10 +127,10 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
     if plan.summary.has_changes() {
         let what = match plan.mode {
-            Mode::Apply => "berth will make these changes",
-            Mode::Destroy => "berth will delete these resources",
+            Mode::Apply => "berth will make these changes to stack",
+            Mode::Destroy => "berth will delete these resources of stack",
         };
-        let _ = writeln!(out, "{} to stack `{}`:\n", style.bold(what), plan.stack);
+        let _ = writeln!(out, "{} `{}`:\n", style.bold(what), plan.stack);
         for r in plan.changes() {
             resource_text(r, style, &mut out);
             out.push('\n');
@@ -171,17 +174,20 @@ fn past(action: Action) -> &'static str {
 pub fn event_line(event: &Event, style: Style) -> Option<String> {
     Some(match event {
         Event::Read { .. } => return None,
-        Event::Started { address, action } => style.action(*action, &format!("{} {address}: {}...", symbol(*action), progressive(*action))),
+        Event::Started { address, action } => {
+            style.action(*action, &format!("{} {address}: {}...", symbol(*action), progressive(*action)))
+        }
         Event::Finished { address, action, elapsed } => {
             style.action(*action, &format!("{} {address}: {} ({})", symbol(*action), past(*action), seconds(*elapsed)))
         }
-        Event::Failed { address, action, error, elapsed } => {
-            style.paint("31", &format!("! {address}: {} failed after {}: {error}", progressive(*action), seconds(*elapsed)))
-        }
+        Event::Failed { address, action, error, elapsed } => style
+            .paint("31", &format!("! {address}: {} failed after {}: {error}", progressive(*action), seconds(*elapsed))),
         Event::Skipped { address, action, blocked_by } if blocked_by == berth_core::engine::INTERRUPTED => {
             format!("  {address}: not {} because {blocked_by}", past(*action))
         }
-        Event::Skipped { address, action, blocked_by } => format!("  {address}: not {} because {blocked_by} failed", past(*action)),
+        Event::Skipped { address, action, blocked_by } => {
+            format!("  {address}: not {} because {blocked_by} failed", past(*action))
+        }
     })
 }
 
