@@ -49,6 +49,9 @@ pub enum Command {
         /// Plan a destroy instead.
         #[arg(long)]
         destroy: bool,
+        /// With `--format markdown`: include a mermaid picture of the graph.
+        #[arg(long)]
+        graph: bool,
         /// Also save the plan, for `berth apply FILE` to apply exactly it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -75,6 +78,19 @@ pub enum Command {
         /// Destroy without asking.
         #[arg(long)]
         auto_approve: bool,
+    },
+    /// Draw the resource graph (offline), or with `--plan` coloured by action.
+    Graph {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+        /// Read AWS and colour each resource by what a plan would do to it.
+        #[arg(long)]
+        plan: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Remove a stale stack lock left by an apply or destroy that died.
     Unlock {
@@ -126,4 +142,11 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+}
+
+/// Graph picture formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Mermaid,
+    Dot,
 }

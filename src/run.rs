@@ -18,7 +18,7 @@ use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_core::provider::Provider;
 use berth_render::Style;
 
-use crate::cli::{AwsArgs, Cli, Command, Format, VarArgs};
+use crate::cli::{AwsArgs, Cli, Command, Format, GraphFormat, VarArgs};
 
 /// Process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Validate { stack, vars, region } | Command::Check { stack, vars, region } => validate(&stack, &vars, region),
-        Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, out } => {
+        Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, graph, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let overrides = parse_vars(&vars)?;
             let Some(Prepared { planned, .. }) = make_plan(&stack, &overrides, &aws, mode, None).await? else {
@@ -61,6 +61,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             let output = match format {
                 Format::Text => berth_render::plan_text(plan, stdout_style()),
                 Format::Json => berth_render::plan_json(plan) + "\n",
+                Format::Markdown if graph => {
+                    berth_render::markdown_with_graph(plan, &planned.expanded().graph, berth_render::GITHUB_COMMENT_LIMIT)
+                }
                 Format::Markdown => berth_render::markdown(plan, berth_render::GITHUB_COMMENT_LIMIT),
             };
             print!("{output}");
@@ -78,6 +81,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             None => converge(&stack, &parse_vars(&vars)?, &aws, Mode::Apply, auto_approve, None).await,
         },
         Command::Unlock { stack, id, aws } => unlock(&stack, &id, &aws).await,
+        Command::Graph { stack, vars, format, plan, aws } => draw_graph(&stack, &vars, format, plan, &aws).await,
         Command::Destroy { stack, vars, aws, auto_approve } => {
             converge(&stack, &parse_vars(&vars)?, &aws, Mode::Destroy, auto_approve, None).await
         }
@@ -319,6 +323,28 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, mode: Mode, auto_approve:
     let report = engine.apply(planned).await;
     print!("{}", berth_render::report_text(&report, style));
     Ok(if report.succeeded() { Exit::Ok } else { Exit::Error })
+}
+
+/// `berth graph`: offline from the file, or coloured by a fresh plan.
+async fn draw_graph(path: &Path, vars: &VarArgs, format: GraphFormat, with_plan: bool, aws: &AwsArgs) -> Result<Exit> {
+    let overrides = parse_vars(vars)?;
+    let draw = |graph: &berth_core::graph::Graph, plan: Option<&berth_core::plan::Plan>| match format {
+        GraphFormat::Mermaid => berth_render::mermaid(graph, plan),
+        GraphFormat::Dot => berth_render::dot(graph, plan),
+    };
+    if with_plan {
+        let Some(Prepared { planned, .. }) = make_plan(path, &overrides, aws, Mode::Apply, None).await? else {
+            return Ok(Exit::Error);
+        };
+        print!("{}", draw(&planned.expanded().graph, Some(&planned.plan)));
+        return Ok(Exit::Ok);
+    }
+    let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
+    let Some(expanded) = expand_reported(&loaded, &offline_options(&loaded, aws.region.clone(), overrides)) else {
+        return Ok(Exit::Error);
+    };
+    print!("{}", draw(&expanded.graph, None));
+    Ok(Exit::Ok)
 }
 
 /// `berth unlock`: removes a stale lock, given its id.

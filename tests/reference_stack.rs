@@ -22,6 +22,7 @@ async fn plan_apply_read_back_replan_change_destroy() {
     assert_eq!(planned.len(), 28, "{planned:#?}");
     assert!(planned.iter().all(|(_, action)| action == "create"), "{planned:#?}");
     assert_eq!(plan["format_version"], "1.0");
+    assert!(plan.get("diagnostics").is_none(), "{}", plan["diagnostics"]);
 
     // 2. Apply converges.
     let applied = berth(&moto, &["apply", stack, "--auto-approve"]).expect(0);
@@ -52,12 +53,40 @@ async fn plan_apply_read_back_replan_change_destroy() {
     let td_arn = service.task_definition().unwrap();
     assert!(td_arn.ends_with("task-definition/example-app:2"), "{td_arn}");
 
-    // 6. Destroy leaves nothing tagged with the stack, nor the untaggable-by-search parts.
+    // 6. A resource removed from the file is found by its tags and deleted, and nothing else.
+    let trimmed = tempfile::tempdir().unwrap();
+    copy_stack_without_services(trimmed.path());
+    let trimmed_stack = trimmed.path().join("stack.yaml");
+    let trimmed_stack = trimmed_stack.to_str().unwrap();
+    let plan = berth(&moto, &[&["plan", trimmed_stack, "--format", "json"][..], &image[..]].concat()).expect(0).json();
+    assert_eq!(changes(&plan), [("services.example-app-service".to_owned(), "delete".to_owned())]);
+    berth(&moto, &[&["apply", trimmed_stack, "--auto-approve"][..], &image[..]].concat()).expect(0);
+    let plan = berth(&moto, &[&["plan", stack, "--format", "json"][..], &image[..]].concat()).expect(0).json();
+    assert_eq!(changes(&plan), [("services.example-app-service".to_owned(), "create".to_owned())]);
+    assert!(plan.get("diagnostics").is_none(), "{}", plan["diagnostics"]);
+    berth(&moto, &[&["apply", stack, "--auto-approve"][..], &image[..]].concat()).expect(0);
+
+    // 7. Destroy leaves nothing tagged with the stack, nor the untaggable-by-search parts.
     let destroyed = berth(&moto, &["destroy", stack, "--auto-approve"]).expect(0);
     assert!(destroyed.stdout.contains("28 deleted"), "{}", destroyed.stdout);
     nothing_left(&moto).await;
     let after = berth(&moto, &["plan", stack, "--destroy", "--detailed-exitcode"]).expect(0);
     assert!(after.stdout.contains("Nothing of this stack exists"), "{}", after.stdout);
+}
+
+/// The reference stack without its `services:` section, with its key and env files.
+fn copy_stack_without_services(dir: &std::path::Path) {
+    let source = reference_stack();
+    let source_dir = source.parent().unwrap();
+    for sub in ["keys", "env"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(source_dir.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(&source).unwrap();
+    std::fs::write(dir.join("stack.yaml"), &text[..text.find("\nservices:").unwrap()]).unwrap();
 }
 
 async fn read_back(moto: &Moto) {

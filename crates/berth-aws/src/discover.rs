@@ -131,13 +131,20 @@ async fn autoscaling_groups(c: &Clients, stack: &str) -> ProviderResult<Vec<Disc
 }
 
 async fn capacity_providers(c: &Clients, stack: &str) -> ProviderResult<Vec<Discovered>> {
-    let providers = c
-        .ecs
-        .describe_capacity_providers()
-        .include(aws_sdk_ecs::types::CapacityProviderField::Tags)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let describe = || c.ecs.describe_capacity_providers().include(aws_sdk_ecs::types::CapacityProviderField::Tags);
+    let providers = match describe().send().await {
+        Ok(providers) => providers,
+        // moto answers DescribeCapacityProviders without names with a 500; name
+        // the providers attached to the account's clusters instead.
+        Err(e) if e.raw_response().is_some_and(|r| r.status().is_server_error()) => {
+            let names = attached_capacity_providers(c).await?;
+            if names.is_empty() {
+                return Ok(Vec::new());
+            }
+            describe().set_capacity_providers(Some(names)).send().await.map_err(aws_error)?
+        }
+        Err(e) => return Err(aws_error(e)),
+    };
     Ok(providers
         .capacity_providers()
         .iter()
@@ -147,6 +154,20 @@ async fn capacity_providers(c: &Clients, stack: &str) -> ProviderResult<Vec<Disc
             discovered(address, Kind::CapacityProvider, json!({ "name": p.name() }))
         })
         .collect())
+}
+
+async fn attached_capacity_providers(c: &Clients) -> ProviderResult<Vec<String>> {
+    let clusters = c.ecs.list_clusters().send().await.map_err(aws_error)?;
+    if clusters.cluster_arns().is_empty() {
+        return Ok(Vec::new());
+    }
+    let described =
+        c.ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.map_err(aws_error)?;
+    let mut names: Vec<String> =
+        described.clusters().iter().flat_map(|cl| cl.capacity_providers().iter().cloned()).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
 }
 
 /// IAM roles, customer managed policies and instance profiles tagged with the stack.

@@ -14,7 +14,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
-use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
+use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult, ENV_DIGEST_TAG};
 use serde_json::{Map, Value};
 
 use crate::util::{desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
@@ -913,12 +913,18 @@ async fn update_service(
         "deployment",
         "load_balancers",
     ];
-    if in_place.into_iter().any(has) {
+    // New environment file contents reach running tasks only through a new deployment.
+    let env_digest = |tags: Option<&std::collections::BTreeMap<String, String>>| {
+        tags.and_then(|t| t.get(ENV_DIGEST_TAG)).cloned()
+    };
+    let redeploy = has("tags") && env_digest(Some(&desired_tags(req))) != env_digest(live.tags.as_ref());
+    if redeploy || in_place.into_iter().any(has) {
         let mut call = c
             .ecs
             .update_service()
             .cluster(str_field(req, "cluster")?)
-            .service(str_field(req, "name")?);
+            .service(str_field(req, "name")?)
+            .force_new_deployment(redeploy);
         if has("task_definition") {
             call = call.task_definition(str_field(req, "task_definition")?);
         }

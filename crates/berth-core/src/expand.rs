@@ -12,7 +12,7 @@ use crate::graph::{reference, Graph, Node};
 use crate::kind::Kind;
 use crate::load::{LoadedStack, Source};
 use crate::model::{self, Ports, Stack, Subnets};
-use crate::provider::{ID_TAG, STACK_TAG};
+use crate::provider::{ENV_DIGEST_TAG, ID_TAG, STACK_TAG};
 
 /// The SSM parameter holding the current ECS-optimized Amazon Linux 2023 AMI.
 pub const ECS_OPTIMIZED_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
@@ -181,7 +181,11 @@ impl<'a> Expander<'a> {
 
     /// Pushes a taggable node, adding its ownership tags.
     fn push_tagged(&mut self, address: String, kind: Kind, mut desired: Value, parent: Option<&str>, origin: &[&str]) -> &mut Node {
-        desired["tags"] = self.tags(&address);
+        let mut tags = self.tags(&address);
+        if let (Some(all), Some(Value::Object(extra))) = (tags.as_object_mut(), desired.get("tags")) {
+            all.extend(extra.clone());
+        }
+        desired["tags"] = tags;
         self.push(address, kind, desired, parent, origin)
     }
 
@@ -790,8 +794,38 @@ impl<'a> Expander<'a> {
                     }
                 }
             }
-            self.push_tagged(format!("services.{name}"), Kind::EcsService, desired, None, &origin).extra_dependencies = extra;
+            if let Some(digest) = self.environment_digest(&extra_env_objects(&self.nodes, &svc.task_definition)) {
+                desired["tags"] = json!({ ENV_DIGEST_TAG: digest });
+            }
+            let node = self.push_tagged(format!("services.{name}"), Kind::EcsService, desired, None, &origin);
+            node.extra_dependencies = extra;
         }
+    }
+}
+
+/// The env-file objects a task definition family loads (its extra dependencies).
+fn extra_env_objects(nodes: &[Node], family: &str) -> Vec<String> {
+    let address = format!("task_definitions.{family}");
+    nodes
+        .iter()
+        .find(|n| n.address == address)
+        .map(|n| n.extra_dependencies.iter().filter(|d| d.contains(".objects[")).cloned().collect())
+        .unwrap_or_default()
+}
+
+impl Expander<'_> {
+    /// A short digest of the contents of `objects`, or `None` when there are none.
+    fn environment_digest(&self, objects: &[String]) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        if objects.is_empty() {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        for node in self.nodes.iter().filter(|n| objects.contains(&n.address)) {
+            hasher.update(node.address.as_bytes());
+            hasher.update(node.desired["content"].as_str().unwrap_or_default().as_bytes());
+        }
+        Some(format!("{:x}", hasher.finalize())[..16].to_owned())
     }
 }
 

@@ -143,10 +143,47 @@ impl Plan {
             return;
         }
         for field in self.resources.iter_mut().flat_map(|r| r.fields.iter_mut()) {
+            // The old value of a secret is not known as a secret: mask `before`
+            // wherever `after` holds one, saying whether it changed.
+            if let (Some(before), Some(after)) = (&mut field.before, &field.after) {
+                mask_where_secret(before, after, &secrets);
+            }
             for value in [&mut field.before, &mut field.after].into_iter().flatten() {
                 redact_value(value, &secrets);
             }
         }
+    }
+}
+
+/// Shown for the previous value of a secret that changed.
+pub const MASK_CHANGED: &str = "(sensitive, changed)";
+
+fn mask_where_secret(before: &mut Value, after: &Value, secrets: &[&String]) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            for (key, a) in a {
+                if let Some(b) = b.get_mut(key) {
+                    mask_where_secret(b, a, secrets);
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(a)) => {
+            // Named items (environment variables) pair by name, others by position.
+            for (i, a) in a.iter().enumerate() {
+                let name = a.get("name");
+                let partner = match name {
+                    Some(name) => b.iter_mut().find(|b| b.get("name") == Some(name)),
+                    None => b.get_mut(i),
+                };
+                if let Some(b) = partner {
+                    mask_where_secret(b, a, secrets);
+                }
+            }
+        }
+        (b @ Value::String(_), Value::String(a)) if secrets.iter().any(|s| a.contains(s.as_str())) => {
+            *b = Value::from(if b.as_str() == Some(a) { MASK } else { MASK_CHANGED });
+        }
+        _ => {}
     }
 }
 
@@ -184,6 +221,32 @@ pub fn env_key_changes(before: Option<&str>, after: Option<&str>) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_changed_secret_hides_its_old_value_too() {
+        let field = FieldChange {
+            field: "container_definitions".into(),
+            before: Some(json!([{"environment": [{"name": "DB", "value": "old-secret"}, {"name": "X", "value": "1"}]}])),
+            after: Some(json!([{"environment": [{"name": "X", "value": "2"}, {"name": "DB", "value": "new-secret"}]}])),
+            forces_replace: false,
+            sensitive: false,
+            detail: vec![],
+        };
+        let change = ResourceChange {
+            address: "a".into(),
+            kind: Kind::TaskDefinition,
+            action: Action::Update,
+            fields: vec![field],
+            replace_reasons: vec![],
+            note: None,
+        };
+        let mut plan = Plan::new("s", Mode::Apply, vec![change], vec![]);
+        plan.redact(&["new-secret".to_owned()]);
+        let text = serde_json::to_string(&plan).unwrap();
+        assert!(!text.contains("secret\""), "{text}");
+        assert!(text.contains(MASK_CHANGED), "{text}");
+    }
 
     #[test]
     fn env_changes_name_keys_never_values() {

@@ -16,6 +16,9 @@ pub type Outputs = BTreeMap<String, Value>;
 pub const STACK_TAG: &str = "berth:stack";
 /// Tag key holding the resource's address in its stack.
 pub const ID_TAG: &str = "berth:id";
+/// Service tag holding a digest of the environment files its tasks load: a
+/// change means running tasks must be restarted to see the new values.
+pub const ENV_DIGEST_TAG: &str = "berth:env-digest";
 
 /// What the provider is asked to act on: one node with its desired state
 /// fully resolved (references replaced by the values they point to).
