@@ -12,12 +12,11 @@ use aws_sdk_ecs::types::{
     PropagateTags, Secret, Service, ServiceField, SortOrder, Tag, TaskDefinition,
     TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult, ENV_DIGEST_TAG};
 use serde_json::{Map, Value};
 
-use crate::util::{desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
+use crate::util::{absent_on, invalid, live_arn, outputs, Shape, desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
 use crate::{aws_error, Clients};
 
 pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
@@ -76,7 +75,7 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> 
                 .cluster(str_field(req, "name")?)
                 .send()
                 .await;
-            unless_missing(deleted, &["ClusterNotFoundException"]).map(drop)
+            absent_on(deleted, &["ClusterNotFoundException"]).map(drop)
         }
         Kind::ClusterCapacityProviders => {
             let cluster = str_field(req, "cluster")?;
@@ -94,38 +93,12 @@ fn unsupported(req: &NodeRequest<'_>) -> ProviderError {
     ProviderError::new(format!("{}: {} is not an ECS kind", req.address, req.kind))
 }
 
-// Helpers below marked pub(crate) are shared with elb.rs.
-
-/// `Ok(None)` when a call failed with one of `codes` (the thing it names does
-/// not exist), the AWS error otherwise.
-pub(crate) fn unless_missing<T, E>(
-    result: Result<T, E>,
-    codes: &[&str],
-) -> ProviderResult<Option<T>>
-where
-    E: ProvideErrorMetadata + std::error::Error,
-{
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(e) if e.code().is_some_and(|code| codes.contains(&code)) => Ok(None),
-        Err(e) => Err(aws_error(e)),
-    }
-}
-
 /// Error codes ECS gives for a service (or its cluster) that is not there.
 const SERVICE_MISSING: &[&str] = &[
     "ClusterNotFoundException",
     "ServiceNotFoundException",
     "ServiceNotActiveException",
 ];
-
-pub(crate) fn invalid(req: &NodeRequest<'_>, err: impl std::fmt::Display) -> ProviderError {
-    ProviderError::new(format!("{}: {err}", req.address))
-}
-
-pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-}
 
 // ---------------------------------------------------------------- tags
 
@@ -144,14 +117,6 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
             ))
         })
         .collect()
-}
-
-/// The `arn` output of a live resource, which updates and deletes act on.
-pub(crate) fn live_arn<'a>(req: &NodeRequest<'_>, live: &'a Live) -> ProviderResult<&'a str> {
-    live.outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(req, "live resource has no `arn`"))
 }
 
 /// Brings the live resource's tags to the desired ones.
@@ -180,42 +145,6 @@ async fn retag(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResul
 }
 
 // ---------------------------------------------------------------- JSON shape
-
-/// A JSON object in the documented shape: absent values and empty lists are
-/// left out, never written as `null` or `[]`.
-#[derive(Default)]
-pub(crate) struct Shape(Map<String, Value>);
-
-impl Shape {
-    pub(crate) fn set(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.0.insert(key.to_owned(), value.into());
-        self
-    }
-
-    pub(crate) fn opt(self, key: &str, value: Option<impl Into<Value>>) -> Self {
-        match value {
-            Some(value) => self.set(key, value),
-            None => self,
-        }
-    }
-
-    pub(crate) fn list<T: Into<Value>>(
-        self,
-        key: &str,
-        items: impl IntoIterator<Item = T>,
-    ) -> Self {
-        let items: Vec<Value> = items.into_iter().map(Into::into).collect();
-        if items.is_empty() {
-            self
-        } else {
-            self.set(key, items)
-        }
-    }
-
-    pub(crate) fn build(self) -> Value {
-        Value::Object(self.0)
-    }
-}
 
 fn strings(items: &[String]) -> impl Iterator<Item = Value> + '_ {
     items.iter().map(|s| Value::from(s.as_str()))
@@ -470,7 +399,7 @@ async fn put_cluster_capacity_providers(
         .set_default_capacity_provider_strategy(Some(strategy))
         .send()
         .await;
-    Ok(unless_missing(put, &["ClusterNotFoundException"])?.map(drop))
+    Ok(absent_on(put, &["ClusterNotFoundException"])?.map(drop))
 }
 
 // ---------------------------------------------------------------- task definitions
@@ -531,7 +460,7 @@ async fn read_task_definition(c: &Clients, req: &NodeRequest<'_>) -> ProviderRes
         .send()
         .await;
     // Deregistered between the listing and now.
-    let Some(out) = unless_missing(described, &["ClientException"])? else {
+    let Some(out) = absent_on(described, &["ClientException"])? else {
         return Ok(None);
     };
     let Some(td) = out.task_definition() else {
@@ -781,7 +710,7 @@ async fn read_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opti
         .include(ServiceField::Tags)
         .send()
         .await;
-    let Some(out) = unless_missing(described, SERVICE_MISSING)? else {
+    let Some(out) = absent_on(described, SERVICE_MISSING)? else {
         return Ok(None);
     };
     // A missing service is a MISSING failure; a deleted one stays listed as INACTIVE.
@@ -962,7 +891,7 @@ async fn delete_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<()
         .desired_count(0)
         .send()
         .await;
-    if unless_missing(scaled, SERVICE_MISSING)?.is_none() {
+    if absent_on(scaled, SERVICE_MISSING)?.is_none() {
         return Ok(());
     }
     let deleted = c
@@ -973,5 +902,5 @@ async fn delete_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<()
         .force(true)
         .send()
         .await;
-    unless_missing(deleted, SERVICE_MISSING).map(drop)
+    absent_on(deleted, SERVICE_MISSING).map(drop)
 }

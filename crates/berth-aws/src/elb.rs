@@ -11,8 +11,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::Value;
 
-use crate::ecs::{invalid, live_arn, outputs, unless_missing, Shape};
-use crate::util::{desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
+use crate::util::{absent_on, invalid, live_arn, outputs, Shape, desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
 use crate::{aws_error, Clients};
 
 /// Error codes ELBv2 gives for a load balancer, target group or listener that
@@ -115,7 +114,7 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
                 .target_group_arn(arn)
                 .send()
                 .await;
-            unless_missing(deleted, MISSING)?;
+            absent_on(deleted, MISSING)?;
         }
         Kind::LoadBalancer => {
             let deleted = c
@@ -124,11 +123,11 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
                 .load_balancer_arn(arn)
                 .send()
                 .await;
-            unless_missing(deleted, MISSING)?;
+            absent_on(deleted, MISSING)?;
         }
         Kind::Listener => {
             let deleted = c.elb.delete_listener().listener_arn(arn).send().await;
-            unless_missing(deleted, MISSING)?;
+            absent_on(deleted, MISSING)?;
         }
         _ => return Err(unsupported(req)),
     }
@@ -249,7 +248,7 @@ async fn read_target_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
         .send()
         .await;
     let Some(tg) =
-        unless_missing(described, MISSING)?.and_then(|out| out.target_groups?.into_iter().next())
+        absent_on(described, MISSING)?.and_then(|out| out.target_groups?.into_iter().next())
     else {
         return Ok(None);
     };
@@ -314,7 +313,7 @@ async fn read_load_balancer(c: &Clients, req: &NodeRequest<'_>) -> ProviderResul
     // A resource found by its tags names its ARN: several balancers may share
     // a name on moto (a repeated CreateLoadBalancer makes a second one).
     let wanted = opt_str(req, "arn");
-    let found = unless_missing(described, MISSING)?.and_then(|out| {
+    let found = absent_on(described, MISSING)?.and_then(|out| {
         out.load_balancers?
             .into_iter()
             .find(|lb| wanted.is_none_or(|arn| lb.load_balancer_arn() == Some(arn)))
@@ -396,7 +395,7 @@ async fn read_listener(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opt
         .load_balancer_arn(balancer)
         .send()
         .await;
-    let found = unless_missing(described, MISSING)?
+    let found = absent_on(described, MISSING)?
         .and_then(|out| out.listeners?.into_iter().find(|l| l.port() == Some(port)));
     let Some(listener) = found else {
         return Ok(None);

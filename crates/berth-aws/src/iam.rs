@@ -9,23 +9,10 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
-use crate::util::{desired_tags, opt_str, str_field, tag_changes};
+use crate::util::{absent_on, live_arn, desired_tags, opt_str, str_field, tag_changes};
 use crate::{aws_error, Clients};
 
 const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
-
-/// Maps a failed call whose error code is one of `codes` to `Ok(None)`: the
-/// resource (or its parent) does not exist.
-pub(crate) fn absent_on<T, E>(result: Result<T, E>, codes: &[&str]) -> ProviderResult<Option<T>>
-where
-    E: ProvideErrorMetadata + std::error::Error,
-{
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(e) if e.code().is_some_and(|code| codes.contains(&code)) => Ok(None),
-        Err(e) => Err(aws_error(e)),
-    }
-}
 
 pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     match req.kind {
@@ -241,13 +228,6 @@ async fn policy_arn(c: &Clients, name: &str) -> ProviderResult<String> {
         .filter(|p| !p.is_empty())
         .unwrap_or("aws");
     Ok(format!("arn:{partition}:iam::{account}:policy/{name}"))
-}
-
-fn live_arn<'a>(req: &NodeRequest<'_>, live: &'a Live) -> ProviderResult<&'a str> {
-    live.outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .ok_or_else(|| missing(req, "ARN in the live outputs"))
 }
 
 /// A policy keeps at most five versions: the oldest non-default one makes

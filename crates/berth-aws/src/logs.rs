@@ -7,8 +7,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
-use crate::iam::absent_on;
-use crate::util::{desired_tags, str_field, tag_changes};
+use crate::util::{absent_on, desired_tags, str_field, tag_changes};
 use crate::{aws_error, Clients};
 
 const NOT_FOUND: &[&str] = &["ResourceNotFoundException"];

@@ -14,8 +14,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
-use crate::iam::absent_on;
-use crate::util::{desired_tags, opt_str, str_field};
+use crate::util::{absent_on, desired_tags, opt_str, str_field};
 use crate::{aws_error, Clients};
 
 /// HeadBucket answers a missing bucket with a bare 404, which the SDK names `NotFound`.

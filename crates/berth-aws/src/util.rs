@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use berth_core::provider::{NodeRequest, ProviderError, ProviderResult};
-use serde_json::Value;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
+use serde_json::{Map, Value};
+
+use crate::aws_error;
 
 /// A required string field of the desired state.
 pub(crate) fn str_field<'a>(req: &'a NodeRequest<'_>, field: &str) -> ProviderResult<&'a str> {
@@ -45,11 +48,6 @@ pub(crate) fn desired_tags(req: &NodeRequest<'_>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-/// A tag map as a JSON object, for `Live.state.tags`.
-pub(crate) fn tags_value(tags: &BTreeMap<String, String>) -> Value {
-    Value::Object(tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
-}
-
 /// Tags to add or change, and keys to remove, to go from `live` to `desired`.
 pub(crate) fn tag_changes(
     live: &BTreeMap<String, String>,
@@ -63,3 +61,71 @@ pub(crate) fn tag_changes(
     let remove = live.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
     (upsert, remove)
 }
+
+/// Maps a failed call whose error code is one of `codes` to `Ok(None)`: the
+/// resource (or its parent) does not exist.
+pub(crate) fn absent_on<T, E>(result: Result<T, E>, codes: &[&str]) -> ProviderResult<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error,
+{
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.code().is_some_and(|code| codes.contains(&code)) => Ok(None),
+        Err(e) => Err(aws_error(e)),
+    }
+}
+
+/// An error about the node itself (its desired or live state).
+pub(crate) fn invalid(req: &NodeRequest<'_>, err: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(format!("{}: {err}", req.address))
+}
+
+/// Outputs from `(name, value)` pairs.
+pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The `arn` output of a live resource, which updates and deletes act on.
+pub(crate) fn live_arn<'a>(req: &NodeRequest<'_>, live: &'a Live) -> ProviderResult<&'a str> {
+    live.outputs
+        .get("arn")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(req, "live resource has no `arn`"))
+}
+
+/// A JSON object in the documented shape: absent values and empty lists are
+/// left out, never written as `null` or `[]`.
+#[derive(Default)]
+pub(crate) struct Shape(Map<String, Value>);
+
+impl Shape {
+    pub(crate) fn set(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.0.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub(crate) fn opt(self, key: &str, value: Option<impl Into<Value>>) -> Self {
+        match value {
+            Some(value) => self.set(key, value),
+            None => self,
+        }
+    }
+
+    pub(crate) fn list<T: Into<Value>>(
+        self,
+        key: &str,
+        items: impl IntoIterator<Item = T>,
+    ) -> Self {
+        let items: Vec<Value> = items.into_iter().map(Into::into).collect();
+        if items.is_empty() {
+            self
+        } else {
+            self.set(key, items)
+        }
+    }
+
+    pub(crate) fn build(self) -> Value {
+        Value::Object(self.0)
+    }
+}
+
