@@ -444,6 +444,9 @@ impl<'a> Engine<'a> {
             }
         };
         let mut s = shared.lock().expect("lock");
+        if action == Action::Create {
+            s.outputs.insert(node.address.clone(), predicted_outputs(node.kind, &desired));
+        }
         if let Some(live) = &live {
             s.live_outputs.insert(node.address.clone(), live.outputs.clone());
             // Dependents see what will still hold after the apply.
@@ -596,6 +599,32 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// Outputs of a resource yet to be created that follow from its desired
+/// state, so the plan can show them instead of "(known after apply)".
+fn predicted_outputs(kind: Kind, desired: &Value) -> Outputs {
+    let mut outputs = Outputs::new();
+    let known = |field: &str| desired.get(field).filter(|v| !contains_unknown(v)).cloned();
+    if kind.taggable() && kind != Kind::TaskDefinition {
+        if let Some(name) = known("name") {
+            outputs.insert("name".into(), name);
+        }
+    }
+    match kind {
+        Kind::S3Bucket => {
+            if let Some(Value::String(name)) = known("name") {
+                outputs.insert("arn".into(), Value::from(format!("arn:aws:s3:::{name}")));
+            }
+        }
+        Kind::TaskDefinition => {
+            if let Some(family) = known("family") {
+                outputs.insert("family".into(), family);
+            }
+        }
+        _ => {}
+    }
+    outputs
+}
+
 fn name_of(node: &Node) -> String {
     ["name", "family"]
         .iter()
@@ -622,6 +651,14 @@ fn split_tags(kind: Kind, state: &Value) -> (Value, Option<Value>) {
     let mut state = state.clone();
     let tags = state.as_object_mut().and_then(|m| m.remove("tags"));
     (normalize(kind, &state), tags)
+}
+
+fn split_raw(state: &Value) -> Value {
+    let mut state = state.clone();
+    if let Some(fields) = state.as_object_mut() {
+        fields.remove("tags");
+    }
+    state
 }
 
 fn live_tags(live: &Live) -> Option<Value> {
@@ -656,6 +693,8 @@ fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> ResourceCha
         Action::NoOp | Action::Delete => vec![],
     };
     let live_n = plan.live.as_ref().map(|l| normalize(node.kind, &l.state));
+    // A create shows the values as berth will send them; a change compares canonical forms.
+    let desired_n = if plan.action == Action::Create { split_raw(desired) } else { desired_n };
     for field in field_names {
         let (before, after) = if field == "tags" {
             (plan.live.as_ref().and_then(live_tags), desired_tags.clone())

@@ -137,6 +137,9 @@ pub struct SecurityGroup {
     pub description: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress: Vec<IngressRule>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// One inbound rule: from a CIDR block or from another group of the stack.
@@ -183,6 +186,9 @@ pub struct Iam {
 pub struct Policy {
     /// The policy document.
     pub document: Value,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// An IAM role.
@@ -203,6 +209,9 @@ pub struct Role {
     /// Also create an instance profile of the same name.
     #[serde(default)]
     pub instance_profile: bool,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// An S3 bucket and the objects berth manages in it.
@@ -221,6 +230,9 @@ pub struct Bucket {
     /// Objects uploaded from files, by key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub objects: BTreeMap<String, BucketObject>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -254,6 +266,9 @@ pub struct LogGroup {
 pub struct Cluster {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// EC2 container instances: launch template, auto scaling group and capacity provider.
@@ -302,6 +317,9 @@ pub struct TaskDefinition {
     pub task_role: Option<String>,
     /// Containers, by name.
     pub containers: BTreeMap<String, Container>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// One container of a task.
@@ -377,6 +395,9 @@ pub struct TargetGroup {
     pub target_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 fn instance_target() -> String {
@@ -413,6 +434,9 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<Listener>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 fn internet_facing() -> String {
@@ -443,6 +467,9 @@ pub struct Service {
     pub deployment: Option<Deployment>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<ServiceLoadBalancer>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 /// Rolling update limits, in percent of the desired count.
