@@ -14,8 +14,8 @@ use berth_core::engine::{Engine, Event, EventSink, Planned};
 use berth_core::expand::{expand, ExpandOptions, Expanded};
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::Mode;
-use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_core::provider::Provider;
+use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_render::Style;
 
 use crate::cli::{AwsArgs, Cli, Command, Format, GraphFormat, VarArgs};
@@ -41,7 +41,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             print!("{}", berth_core::model::json_schema());
             Ok(Exit::Ok)
         }
-        Command::Validate { stack, vars, region } | Command::Check { stack, vars, region } => validate(&stack, &vars, region),
+        Command::Validate { stack, vars, region } | Command::Check { stack, vars, region } => {
+            validate(&stack, &vars, region)
+        }
         Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, graph, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let overrides = parse_vars(&vars)?;
@@ -56,14 +58,20 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 let saved = SavedPlan::new(&planned, stack.clone(), overrides);
                 std::fs::write(out, serde_json::to_string_pretty(&saved)?)
                     .with_context(|| format!("cannot write {}", out.display()))?;
-                eprintln!("Saved the plan to {}; apply exactly it with `berth apply {}`.", out.display(), out.display());
+                eprintln!(
+                    "Saved the plan to {}; apply exactly it with `berth apply {}`.",
+                    out.display(),
+                    out.display()
+                );
             }
             let output = match format {
                 Format::Text => berth_render::plan_text(plan, stdout_style()),
                 Format::Json => berth_render::plan_json(plan) + "\n",
-                Format::Markdown if graph => {
-                    berth_render::markdown_with_graph(plan, &planned.expanded().graph, berth_render::GITHUB_COMMENT_LIMIT)
-                }
+                Format::Markdown if graph => berth_render::markdown_with_graph(
+                    plan,
+                    &planned.expanded().graph,
+                    berth_render::GITHUB_COMMENT_LIMIT,
+                ),
                 Format::Markdown => berth_render::markdown(plan, berth_render::GITHUB_COMMENT_LIMIT),
             };
             print!("{output}");
@@ -144,7 +152,11 @@ fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expa
 
 /// Expansion options without AWS: the account id is not known, so a
 /// stand-in keeps names well-formed.
-fn offline_options(loaded: &LoadedStack, region: Option<String>, var_overrides: BTreeMap<String, String>) -> ExpandOptions {
+fn offline_options(
+    loaded: &LoadedStack,
+    region: Option<String>,
+    var_overrides: BTreeMap<String, String>,
+) -> ExpandOptions {
     let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
     ExpandOptions { account_id: "000000000000".into(), region, var_overrides }
 }
@@ -268,7 +280,8 @@ fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>> {
     if value.get("kind").and_then(|k| k.as_str()) != Some(SAVED_PLAN_KIND) {
         return Ok(None);
     }
-    let saved = serde_json::from_value(value).with_context(|| format!("{} is not a saved plan of this berth version", path.display()))?;
+    let saved = serde_json::from_value(value)
+        .with_context(|| format!("{} is not a saved plan of this berth version", path.display()))?;
     Ok(Some(saved))
 }
 
@@ -290,7 +303,13 @@ async fn converge(
     result
 }
 
-async fn carry_out(prepared: &Prepared, aws: &AwsArgs, mode: Mode, auto_approve: bool, saved: Option<SavedPlan>) -> Result<Exit> {
+async fn carry_out(
+    prepared: &Prepared,
+    aws: &AwsArgs,
+    mode: Mode,
+    auto_approve: bool,
+    saved: Option<SavedPlan>,
+) -> Result<Exit> {
     let planned = &prepared.planned;
     if let Some(reason) = saved.as_ref().and_then(|s| s.staleness(planned)) {
         eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
@@ -350,7 +369,9 @@ async fn draw_graph(path: &Path, vars: &VarArgs, format: GraphFormat, with_plan:
 /// `berth unlock`: removes a stale lock, given its id.
 async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
     let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
-    let Some(url) = aws.lock.as_deref() else { bail!("give the lock's location with --lock s3://bucket/key (or BERTH_LOCK)") };
+    let Some(url) = aws.lock.as_deref() else {
+        bail!("give the lock's location with --lock s3://bucket/key (or BERTH_LOCK)")
+    };
     let location = LockLocation::parse(url).map_err(anyhow::Error::msg)?;
     let provider = connect(&loaded, aws).await?;
     provider.force_unlock(&location, id).await?;
@@ -365,7 +386,9 @@ fn confirm(mode: Mode, stack: &str) -> Result<bool> {
     }
     let (question, expected) = match mode {
         Mode::Apply => ("Apply these changes? Only 'yes' is accepted: ".to_owned(), "yes".to_owned()),
-        Mode::Destroy => (format!("Destroy every resource of stack `{stack}`? Type the stack name to confirm: "), stack.to_owned()),
+        Mode::Destroy => {
+            (format!("Destroy every resource of stack `{stack}`? Type the stack name to confirm: "), stack.to_owned())
+        }
     };
     eprint!("{question}");
     let mut answer = String::new();

@@ -33,7 +33,11 @@ fn every_broken_stack_is_refused_before_any_aws_call() {
     for stack in &stacks {
         for command in ["plan", "apply"] {
             let output = Command::new(env!("CARGO_BIN_EXE_berth"))
-                .args([command, stack.to_str().unwrap(), "--auto-approve"].iter().take(if command == "plan" { 2 } else { 3 }))
+                .args([command, stack.to_str().unwrap(), "--auto-approve"].iter().take(if command == "plan" {
+                    2
+                } else {
+                    3
+                }))
                 .env("AWS_ENDPOINT_URL", &endpoint)
                 .env("AWS_ACCESS_KEY_ID", "corpus")
                 .env("AWS_SECRET_ACCESS_KEY", "corpus")
@@ -45,7 +49,10 @@ fn every_broken_stack_is_refused_before_any_aws_call() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let name = stack.file_name().unwrap().to_string_lossy();
             assert_eq!(output.status.code(), Some(1), "{name}: berth {command} should exit 1\n{stderr}");
-            let located = stderr.lines().find(|l| l.contains(&*name) && l.contains(": error")).unwrap_or_else(|| panic!("{name}: no located error in:\n{stderr}"));
+            let located = stderr
+                .lines()
+                .find(|l| l.contains(&*name) && l.contains(": error"))
+                .unwrap_or_else(|| panic!("{name}: no located error in:\n{stderr}"));
             let position: Vec<usize> = located
                 .split(&format!("{name}:"))
                 .nth(1)

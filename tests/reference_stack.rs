@@ -38,7 +38,9 @@ async fn plan_apply_read_back_replan_change_destroy() {
 
     // 5. A new image is a new task definition revision and a service update, nothing else.
     let image = ["--var", "app_image=example-app:v2"];
-    let plan = berth(&moto, &[&["plan", stack, "--format", "json", "--detailed-exitcode"][..], &image[..]].concat()).expect(2).json();
+    let plan = berth(&moto, &[&["plan", stack, "--format", "json", "--detailed-exitcode"][..], &image[..]].concat())
+        .expect(2)
+        .json();
     assert_eq!(
         changes(&plan),
         [
@@ -49,7 +51,15 @@ async fn plan_apply_read_back_replan_change_destroy() {
     berth(&moto, &[&["apply", stack, "--auto-approve"][..], &image[..]].concat()).expect(0);
     berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
     let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    let service = &ecs.describe_services().cluster("ecs-sample").services("example-app-service").send().await.unwrap().services.unwrap()[0];
+    let service = &ecs
+        .describe_services()
+        .cluster("ecs-sample")
+        .services("example-app-service")
+        .send()
+        .await
+        .unwrap()
+        .services
+        .unwrap()[0];
     let td_arn = service.task_definition().unwrap();
     assert!(td_arn.ends_with("task-definition/example-app:2"), "{td_arn}");
 
@@ -97,7 +107,8 @@ async fn read_back(moto: &Moto) {
     let s3 = moto.s3().await;
 
     // Task definition: both containers, the proxy on a dynamic host port, linked and ordered after the app.
-    let td = ecs.describe_task_definition().task_definition("example-app").send().await.unwrap().task_definition.unwrap();
+    let td =
+        ecs.describe_task_definition().task_definition("example-app").send().await.unwrap().task_definition.unwrap();
     assert_eq!(td.execution_role_arn(), Some(format!("arn:aws:iam::{ACCOUNT}:role/ecs-task-execution-role").as_str()));
     assert_eq!(td.memory(), Some("450"));
     let containers = td.container_definitions();
@@ -118,7 +129,15 @@ async fn read_back(moto: &Moto) {
     assert_eq!(env_file.value(), format!("arn:aws:s3:::ecs-sample-env-{ACCOUNT}/prod.env"));
 
     // Service: the task definition, 0% / 100%, the target group on the proxy's port 80.
-    let service = &ecs.describe_services().cluster("ecs-sample").services("example-app-service").send().await.unwrap().services.unwrap()[0];
+    let service = &ecs
+        .describe_services()
+        .cluster("ecs-sample")
+        .services("example-app-service")
+        .send()
+        .await
+        .unwrap()
+        .services
+        .unwrap()[0];
     assert_eq!(service.task_definition(), td.task_definition_arn());
     let deployment = service.deployment_configuration().unwrap();
     assert_eq!((deployment.minimum_healthy_percent(), deployment.maximum_percent()), (Some(0), Some(100)));
@@ -128,7 +147,14 @@ async fn read_back(moto: &Moto) {
 
     // Listener forwards to that target group, in the stack's (default) VPC.
     let alb = &elb.describe_load_balancers().names("ecs-sample-alb").send().await.unwrap().load_balancers.unwrap()[0];
-    let listeners = elb.describe_listeners().load_balancer_arn(alb.load_balancer_arn().unwrap()).send().await.unwrap().listeners.unwrap();
+    let listeners = elb
+        .describe_listeners()
+        .load_balancer_arn(alb.load_balancer_arn().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .listeners
+        .unwrap();
     assert_eq!(listeners.len(), 1);
     assert_eq!(listeners[0].default_actions()[0].target_group_arn(), Some(tg_arn));
     let tg = &elb.describe_target_groups().target_group_arns(tg_arn).send().await.unwrap().target_groups.unwrap()[0];
@@ -147,9 +173,15 @@ async fn read_back(moto: &Moto) {
 
     // Bucket: public access blocked, policy admits only the execution role.
     let bucket = format!("ecs-sample-env-{ACCOUNT}");
-    let block = s3.get_public_access_block().bucket(&bucket).send().await.unwrap().public_access_block_configuration.unwrap();
+    let block =
+        s3.get_public_access_block().bucket(&bucket).send().await.unwrap().public_access_block_configuration.unwrap();
     assert_eq!(
-        (block.block_public_acls(), block.ignore_public_acls(), block.block_public_policy(), block.restrict_public_buckets()),
+        (
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ),
         (Some(true), Some(true), Some(true), Some(true))
     );
     let policy: serde_json::Value =
@@ -164,7 +196,13 @@ async fn read_back(moto: &Moto) {
     // Instance security group admits the ephemeral range only from the ALB's group.
     let groups = ec2
         .describe_security_groups()
-        .filters(aws_sdk_ec2::types::Filter::builder().name("group-name").values("ecs-sample-instances").values("ecs-sample-alb").build())
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("ecs-sample-instances")
+                .values("ecs-sample-alb")
+                .build(),
+        )
         .send()
         .await
         .unwrap()
@@ -185,33 +223,42 @@ async fn nothing_left(moto: &Moto) {
     let tagging = aws_sdk_resourcegroupstagging::Client::new(&config);
     let tagged = tagging
         .get_resources()
-        .tag_filters(aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(STACK_TAG).values("ecs-sample").build())
+        .tag_filters(
+            aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(STACK_TAG).values("ecs-sample").build(),
+        )
         .send()
         .await
         .unwrap();
     // moto keeps deregistered (INACTIVE) task definitions and clusters listed; only active ones count.
     let ecs = aws_sdk_ecs::Client::new(&config);
-    let active = ecs.list_task_definitions().family_prefix("example-app").status(aws_sdk_ecs::types::TaskDefinitionStatus::Active).send().await.unwrap();
+    let active = ecs
+        .list_task_definitions()
+        .family_prefix("example-app")
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
     assert!(active.task_definition_arns().is_empty(), "{:?}", active.task_definition_arns());
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let mut left = Vec::new();
     for arn in tagged.resource_tag_mapping_list().iter().filter_map(|r| r.resource_arn()) {
         // moto keeps deleted things listed: INACTIVE task definitions, clusters and
         // services, and terminated instances (of the deleted auto scaling group).
-        let gone = if arn.contains(":task-definition/") || arn.contains(":cluster/") {
-            true
-        } else if let Some(rest) = arn.split(":service/").nth(1) {
-            let (cluster, name) = rest.split_once('/').unwrap();
-            let described = ecs.describe_services().cluster(cluster).services(name).send().await.unwrap();
-            described.services().iter().all(|s| s.status() == Some("INACTIVE"))
-        } else if let Some(id) = arn.split(":instance/").nth(1) {
-            let described = ec2.describe_instances().instance_ids(id).send().await.unwrap();
-            described.reservations().iter().flat_map(|r| r.instances()).all(|i| {
-                i.state().and_then(|s| s.name()) == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
-            })
-        } else {
-            false
-        };
+        let gone =
+            if arn.contains(":task-definition/") || arn.contains(":cluster/") {
+                true
+            } else if let Some(rest) = arn.split(":service/").nth(1) {
+                let (cluster, name) = rest.split_once('/').unwrap();
+                let described = ecs.describe_services().cluster(cluster).services(name).send().await.unwrap();
+                described.services().iter().all(|s| s.status() == Some("INACTIVE"))
+            } else if let Some(id) = arn.split(":instance/").nth(1) {
+                let described = ec2.describe_instances().instance_ids(id).send().await.unwrap();
+                described.reservations().iter().flat_map(|r| r.instances()).all(|i| {
+                    i.state().and_then(|s| s.name()) == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
+                })
+            } else {
+                false
+            };
         if !gone {
             left.push(arn.to_owned());
         }

@@ -23,19 +23,11 @@ pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<O
     check_kind(req)?;
     let name = str_field(req, "name")?;
     // A group being deleted is as good as gone: it can no longer be updated.
-    let Some(group) = describe(c, name)
-        .await?
-        .filter(|g| g.status() != Some(DELETING))
-    else {
+    let Some(group) = describe(c, name).await?.filter(|g| g.status() != Some(DELETING)) else {
         return Ok(None);
     };
-    let mut subnet_ids: Vec<&str> = group
-        .vpc_zone_identifier()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut subnet_ids: Vec<&str> =
+        group.vpc_zone_identifier().unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     subnet_ids.sort_unstable();
     let state = json!({
         "name": name,
@@ -48,18 +40,9 @@ pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<O
     let tags: BTreeMap<String, String> = group
         .tags()
         .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
         .collect();
-    Ok(Some(Live {
-        state,
-        outputs: outputs(name, group.auto_scaling_group_arn()),
-        tags: Some(tags),
-    }))
+    Ok(Some(Live { state, outputs: outputs(name, group.auto_scaling_group_arn()), tags: Some(tags) }))
 }
 
 pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
@@ -79,10 +62,7 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
         .map_err(aws_error)?;
     // CreateAutoScalingGroup returns nothing: the ARN comes from a describe.
     let group = describe(c, name).await?;
-    Ok(outputs(
-        name,
-        group.as_ref().and_then(|g| g.auto_scaling_group_arn()),
-    ))
+    Ok(outputs(name, group.as_ref().and_then(|g| g.auto_scaling_group_arn())))
 }
 
 pub(crate) async fn update(
@@ -94,10 +74,7 @@ pub(crate) async fn update(
     check_kind(req)?;
     let name = str_field(req, "name")?;
     let is_changed = |field: &str| changed.iter().any(|f| f == field);
-    let mut call = c
-        .autoscaling
-        .update_auto_scaling_group()
-        .auto_scaling_group_name(name);
+    let mut call = c.autoscaling.update_auto_scaling_group().auto_scaling_group_name(name);
     if is_changed("launch_template_id") {
         call = call.launch_template(launch_template(str_field(req, "launch_template_id")?));
     }
@@ -116,10 +93,7 @@ pub(crate) async fn update(
     if changed.iter().any(|f| f != "tags") {
         call.send().await.map_err(aws_error)?;
     }
-    let (upsert, remove) = tag_changes(
-        live.tags.as_ref().unwrap_or(&BTreeMap::new()),
-        &desired_tags(req),
-    );
+    let (upsert, remove) = tag_changes(live.tags.as_ref().unwrap_or(&BTreeMap::new()), &desired_tags(req));
     if !upsert.is_empty() {
         c.autoscaling
             .create_or_update_tags()
@@ -129,16 +103,8 @@ pub(crate) async fn update(
             .map_err(aws_error)?;
     }
     if !remove.is_empty() {
-        let tags = remove
-            .into_iter()
-            .map(|key| group_tag(name, key).build())
-            .collect();
-        c.autoscaling
-            .delete_tags()
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        let tags = remove.into_iter().map(|key| group_tag(name, key).build()).collect();
+        c.autoscaling.delete_tags().set_tags(Some(tags)).send().await.map_err(aws_error)?;
     }
     Ok(live.outputs.clone())
 }
@@ -146,13 +112,8 @@ pub(crate) async fn update(
 pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
     check_kind(req)?;
     let name = str_field(req, "name")?;
-    let result = c
-        .autoscaling
-        .delete_auto_scaling_group()
-        .auto_scaling_group_name(name)
-        .force_delete(true)
-        .send()
-        .await;
+    let result =
+        c.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(name).force_delete(true).send().await;
     if let Err(e) = result {
         // Both AWS and moto say ValidationError for a missing group, and for
         // other problems too: only a describe tells them apart.
@@ -179,41 +140,25 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> 
 fn check_kind(req: &NodeRequest<'_>) -> ProviderResult<()> {
     match req.kind {
         Kind::AutoscalingGroup => Ok(()),
-        other => Err(ProviderError::new(format!(
-            "{}: {other} is not an Auto Scaling kind",
-            req.address
-        ))),
+        other => Err(ProviderError::new(format!("{}: {other} is not an Auto Scaling kind", req.address))),
     }
 }
 
 /// The group as AWS lists it, deleting or not; an empty list means absent.
 async fn describe(c: &Clients, name: &str) -> ProviderResult<Option<AutoScalingGroup>> {
-    let out = c
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let out =
+        c.autoscaling.describe_auto_scaling_groups().auto_scaling_group_names(name).send().await.map_err(aws_error)?;
     Ok(out.auto_scaling_groups().first().cloned())
 }
 
 fn outputs(name: &str, arn: Option<&str>) -> Outputs {
-    [
-        ("name".to_owned(), json!(name)),
-        ("arn".to_owned(), json!(arn.unwrap_or_default())),
-    ]
-    .into_iter()
-    .collect()
+    [("name".to_owned(), json!(name)), ("arn".to_owned(), json!(arn.unwrap_or_default()))].into_iter().collect()
 }
 
 /// New instances start from the template's default version, so a template
 /// update (a new default version) applies without touching the group.
 fn launch_template(id: &str) -> LaunchTemplateSpecification {
-    LaunchTemplateSpecification::builder()
-        .launch_template_id(id)
-        .version("$Default")
-        .build()
+    LaunchTemplateSpecification::builder().launch_template_id(id).version("$Default").build()
 }
 
 /// The desired subnets as the comma-separated list AWS takes.
@@ -231,19 +176,9 @@ fn size(req: &NodeRequest<'_>, field: &str) -> ProviderResult<i32> {
 /// The group's tags, copied to the instances it launches so they show which
 /// stack they belong to.
 fn group_tags(name: &str, tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|(key, value)| {
-            group_tag(name, key)
-                .value(value)
-                .propagate_at_launch(true)
-                .build()
-        })
-        .collect()
+    tags.into_iter().map(|(key, value)| group_tag(name, key).value(value).propagate_at_launch(true).build()).collect()
 }
 
 fn group_tag(name: &str, key: String) -> aws_sdk_autoscaling::types::builders::TagBuilder {
-    Tag::builder()
-        .resource_id(name)
-        .resource_type("auto-scaling-group")
-        .key(key)
+    Tag::builder().resource_id(name).resource_type("auto-scaling-group").key(key)
 }

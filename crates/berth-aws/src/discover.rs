@@ -161,8 +161,13 @@ async fn attached_capacity_providers(c: &Clients) -> ProviderResult<Vec<String>>
     if clusters.cluster_arns().is_empty() {
         return Ok(Vec::new());
     }
-    let described =
-        c.ecs.describe_clusters().set_clusters(Some(clusters.cluster_arns().to_vec())).send().await.map_err(aws_error)?;
+    let described = c
+        .ecs
+        .describe_clusters()
+        .set_clusters(Some(clusters.cluster_arns().to_vec()))
+        .send()
+        .await
+        .map_err(aws_error)?;
     let mut names: Vec<String> =
         described.clusters().iter().flat_map(|cl| cl.capacity_providers().iter().cloned()).collect();
     names.sort();
@@ -192,7 +197,11 @@ async fn iam_roles_and_policies(c: &Clients, stack: &str) -> ProviderResult<Vec<
         let Some(arn) = policy.arn() else { continue };
         let tags = c.iam.list_policy_tags().policy_arn(arn).send().await.map_err(aws_error)?;
         if let Some(address) = owned(tags.tags()) {
-            found.push(Discovered { address, kind: Kind::IamPolicy, identity: json!({ "name": policy.policy_name() }) });
+            found.push(Discovered {
+                address,
+                kind: Kind::IamPolicy,
+                identity: json!({ "name": policy.policy_name() }),
+            });
         }
     }
     let mut profiles = c.iam.list_instance_profiles().into_paginator().items().send();
@@ -214,7 +223,8 @@ async fn listeners(c: &Clients, balancers: &[String]) -> ProviderResult<Vec<Disc
     let mut found = Vec::new();
     for balancer in balancers {
         let listeners = c.elb.describe_listeners().load_balancer_arn(balancer).send().await.map_err(aws_error)?;
-        let arns: Vec<String> = listeners.listeners().iter().filter_map(|l| l.listener_arn().map(str::to_owned)).collect();
+        let arns: Vec<String> =
+            listeners.listeners().iter().filter_map(|l| l.listener_arn().map(str::to_owned)).collect();
         if arns.is_empty() {
             continue;
         }

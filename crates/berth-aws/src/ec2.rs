@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::{
-    Filter, InstanceType, IpPermission, IpRange,
-    LaunchTemplateIamInstanceProfileSpecificationRequest, RequestLaunchTemplateData, ResourceType,
-    SecurityGroupRule, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag, TagSpecification,
-    UserIdGroupPair,
+    Filter, InstanceType, IpPermission, IpRange, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    RequestLaunchTemplateData, ResourceType, SecurityGroupRule, SecurityGroupRuleRequest, SecurityGroupRuleUpdate, Tag,
+    TagSpecification, UserIdGroupPair,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -112,17 +111,9 @@ async fn read_network(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opti
 /// The id of the VPC named by `vpc` ("default" or an id), if it exists.
 async fn find_vpc(c: &Clients, vpc: &str) -> ProviderResult<Option<String>> {
     let call = c.ec2.describe_vpcs();
-    let call = if vpc == "default" {
-        call.filters(filter("is-default", "true"))
-    } else {
-        call.vpc_ids(vpc)
-    };
+    let call = if vpc == "default" { call.filters(filter("is-default", "true")) } else { call.vpc_ids(vpc) };
     match call.send().await {
-        Ok(out) => Ok(out
-            .vpcs()
-            .first()
-            .and_then(|v| v.vpc_id())
-            .map(str::to_owned)),
+        Ok(out) => Ok(out.vpcs().first().and_then(|v| v.vpc_id()).map(str::to_owned)),
         Err(e) if has_code(&e, &["InvalidVpcID.NotFound"]) => Ok(None),
         Err(e) => Err(aws_error(e)),
     }
@@ -155,25 +146,12 @@ async fn default_subnets(c: &Clients, vpc_id: &str) -> ProviderResult<Vec<String
 }
 
 /// The listed subnets, sorted, or `None` when one does not exist.
-async fn listed_subnets(
-    c: &Clients,
-    req: &NodeRequest<'_>,
-    vpc_id: &str,
-) -> ProviderResult<Option<Vec<String>>> {
+async fn listed_subnets(c: &Clients, req: &NodeRequest<'_>, vpc_id: &str) -> ProviderResult<Option<Vec<String>>> {
     let mut ids = str_list(req, "subnets");
     if ids.is_empty() {
-        return Err(ProviderError::new(format!(
-            "{}: `subnets` lists no subnet",
-            req.address
-        )));
+        return Err(ProviderError::new(format!("{}: `subnets` lists no subnet", req.address)));
     }
-    let out = match c
-        .ec2
-        .describe_subnets()
-        .set_subnet_ids(Some(ids.clone()))
-        .send()
-        .await
-    {
+    let out = match c.ec2.describe_subnets().set_subnet_ids(Some(ids.clone())).send().await {
         Ok(out) => out,
         Err(e) if has_code(&e, &["InvalidSubnetID.NotFound"]) => return Ok(None),
         Err(e) => return Err(aws_error(e)),
@@ -194,14 +172,7 @@ async fn listed_subnets(
 
 async fn read_key_pair(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
-    let out = match c
-        .ec2
-        .describe_key_pairs()
-        .key_names(name)
-        .include_public_key(true)
-        .send()
-        .await
-    {
+    let out = match c.ec2.describe_key_pairs().key_names(name).include_public_key(true).send().await {
         Ok(out) => out,
         Err(e) if has_code(&e, &["InvalidKeyPair.NotFound"]) => return Ok(None),
         Err(e) => return Err(aws_error(e)),
@@ -212,10 +183,7 @@ async fn read_key_pair(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opt
     let name = key.key_name().unwrap_or(name);
     Ok(Some(Live {
         state: json!({ "name": name, "public_key": key_essentials(key.public_key().unwrap_or_default()) }),
-        outputs: outputs([
-            ("name", json!(name)),
-            ("id", json!(key.key_pair_id().unwrap_or_default())),
-        ]),
+        outputs: outputs([("name", json!(name)), ("id", json!(key.key_pair_id().unwrap_or_default()))]),
         tags: Some(tag_map(key.tags())),
     }))
 }
@@ -223,11 +191,7 @@ async fn read_key_pair(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opt
 /// Type and key material of an OpenSSH public key, without the comment AWS
 /// (or the `.pub` file) may carry after them.
 fn key_essentials(public_key: &str) -> String {
-    public_key
-        .split_whitespace()
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ")
+    public_key.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
 async fn create_key_pair(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
@@ -242,10 +206,7 @@ async fn create_key_pair(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<O
         .send()
         .await
         .map_err(aws_error)?;
-    Ok(outputs([
-        ("name", json!(name)),
-        ("id", json!(out.key_pair_id().unwrap_or_default())),
-    ]))
+    Ok(outputs([("name", json!(name)), ("id", json!(out.key_pair_id().unwrap_or_default()))]))
 }
 
 async fn delete_key_pair(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
@@ -279,10 +240,7 @@ async fn read_security_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResu
             "description": group.description().unwrap_or_default(),
             "vpc_id": group.vpc_id().unwrap_or(vpc_id),
         }),
-        outputs: outputs([
-            ("id", json!(group.group_id().unwrap_or_default())),
-            ("name", json!(name)),
-        ]),
+        outputs: outputs([("id", json!(group.group_id().unwrap_or_default())), ("name", json!(name))]),
         tags: Some(tag_map(group.tags())),
     }))
 }
@@ -299,10 +257,7 @@ async fn create_security_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderRe
         .send()
         .await
         .map_err(aws_error)?;
-    Ok(outputs([
-        ("id", json!(out.group_id().unwrap_or_default())),
-        ("name", json!(name)),
-    ]))
+    Ok(outputs([("id", json!(out.group_id().unwrap_or_default())), ("name", json!(name))]))
 }
 
 async fn delete_security_group(c: &Clients, live: &Live) -> ProviderResult<()> {
@@ -363,9 +318,7 @@ impl<'a> Ingress<'a> {
     fn matches(&self, rule: &SecurityGroupRule) -> bool {
         let source_matches = match self.source {
             Source::Cidr(cidr) => rule.cidr_ipv4() == Some(cidr),
-            Source::Group(group) => {
-                rule.referenced_group_info().and_then(|g| g.group_id()) == Some(group)
-            }
+            Source::Group(group) => rule.referenced_group_info().and_then(|g| g.group_id()) == Some(group),
         };
         rule.is_egress() == Some(false)
             && self.same_traffic(rule.ip_protocol(), rule.from_port(), rule.to_port())
@@ -380,22 +333,13 @@ impl<'a> Ingress<'a> {
     }
 
     fn permission(&self, description: Option<&str>) -> IpPermission {
-        let permission = IpPermission::builder()
-            .ip_protocol(self.protocol)
-            .from_port(self.from_port)
-            .to_port(self.to_port);
+        let permission =
+            IpPermission::builder().ip_protocol(self.protocol).from_port(self.from_port).to_port(self.to_port);
         match self.source {
-            Source::Cidr(cidr) => permission.ip_ranges(
-                IpRange::builder()
-                    .cidr_ip(cidr)
-                    .set_description(description.map(str::to_owned))
-                    .build(),
-            ),
+            Source::Cidr(cidr) => permission
+                .ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description.map(str::to_owned)).build()),
             Source::Group(group) => permission.user_id_group_pairs(
-                UserIdGroupPair::builder()
-                    .group_id(group)
-                    .set_description(description.map(str::to_owned))
-                    .build(),
+                UserIdGroupPair::builder().group_id(group).set_description(description.map(str::to_owned)).build(),
             ),
         }
         .build()
@@ -446,17 +390,10 @@ async fn read_ingress(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opti
         state["description"] = json!(description);
     }
     let id = rule.security_group_rule_id().unwrap_or_default();
-    Ok(Some(Live {
-        state,
-        outputs: outputs([("id", json!(id))]),
-        tags: None,
-    }))
+    Ok(Some(Live { state, outputs: outputs([("id", json!(id))]), tags: None }))
 }
 
-async fn find_rule(
-    c: &Clients,
-    ingress: &Ingress<'_>,
-) -> ProviderResult<Option<SecurityGroupRule>> {
+async fn find_rule(c: &Clients, ingress: &Ingress<'_>) -> ProviderResult<Option<SecurityGroupRule>> {
     let rules: Vec<SecurityGroupRule> = match c
         .ec2
         .describe_security_group_rules()
@@ -468,9 +405,7 @@ async fn find_rule(
         .await
     {
         Ok(rules) => rules,
-        Err(e) if has_code(&e, &["InvalidGroup.NotFound", "InvalidGroupId.Malformed"]) => {
-            return Ok(None)
-        }
+        Err(e) if has_code(&e, &["InvalidGroup.NotFound", "InvalidGroupId.Malformed"]) => return Ok(None),
         Err(e) => return Err(aws_error(e)),
     };
     Ok(rules.into_iter().find(|r| ingress.matches(r)))
@@ -483,20 +418,11 @@ async fn find_rule(
 /// UserIdGroupPairs keep it. On AWS this only runs for rules that really have
 /// no description, and finds none. moto reports a description removed by
 /// ModifySecurityGroupRules as an empty one, which does not come here.
-async fn group_pair_description(
-    c: &Clients,
-    ingress: &Ingress<'_>,
-) -> ProviderResult<Option<String>> {
+async fn group_pair_description(c: &Clients, ingress: &Ingress<'_>) -> ProviderResult<Option<String>> {
     let Source::Group(source) = ingress.source else {
         return Ok(None);
     };
-    let out = c
-        .ec2
-        .describe_security_groups()
-        .group_ids(ingress.group_id)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let out = c.ec2.describe_security_groups().group_ids(ingress.group_id).send().await.map_err(aws_error)?;
     Ok(out
         .security_groups()
         .iter()
@@ -518,11 +444,7 @@ async fn create_ingress(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Ou
         .send()
         .await
         .map_err(aws_error)?;
-    let id = match out
-        .security_group_rules()
-        .first()
-        .and_then(|r| r.security_group_rule_id())
-    {
+    let id = match out.security_group_rules().first().and_then(|r| r.security_group_rule_id()) {
         Some(id) => id.to_owned(),
         // Older endpoints do not return the new rule: look it up.
         None => find_rule(c, &ingress)
@@ -534,11 +456,7 @@ async fn create_ingress(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Ou
 }
 
 /// The description is the only field of a rule that changes in place.
-async fn update_ingress_description(
-    c: &Clients,
-    req: &NodeRequest<'_>,
-    live: &Live,
-) -> ProviderResult<()> {
+async fn update_ingress_description(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
     let ingress = Ingress::from_desired(req)?;
     // An empty description removes it: the field would otherwise be left as it was.
     let description = opt_str(req, "description").unwrap_or_default();
@@ -574,11 +492,7 @@ async fn delete_ingress(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> Prov
         Err(e)
             if has_code(
                 &e,
-                &[
-                    "InvalidSecurityGroupRuleId.NotFound",
-                    "InvalidPermission.NotFound",
-                    "InvalidGroup.NotFound",
-                ],
+                &["InvalidSecurityGroupRuleId.NotFound", "InvalidPermission.NotFound", "InvalidGroup.NotFound"],
             ) =>
         {
             Ok(())
@@ -591,17 +505,9 @@ async fn delete_ingress(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> Prov
 
 async fn read_launch_template(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
-    let out = match c
-        .ec2
-        .describe_launch_templates()
-        .launch_template_names(name)
-        .send()
-        .await
-    {
+    let out = match c.ec2.describe_launch_templates().launch_template_names(name).send().await {
         Ok(out) => out,
-        Err(e) if has_code(&e, &["InvalidLaunchTemplateName.NotFoundException"]) => {
-            return Ok(None)
-        }
+        Err(e) if has_code(&e, &["InvalidLaunchTemplateName.NotFoundException"]) => return Ok(None),
         Err(e) => return Err(aws_error(e)),
     };
     let Some(template) = out.launch_templates().first() else {
@@ -616,18 +522,11 @@ async fn read_launch_template(c: &Clients, req: &NodeRequest<'_>) -> ProviderRes
         .send()
         .await
         .map_err(aws_error)?;
-    let data = versions
-        .launch_template_versions()
-        .first()
-        .and_then(|v| v.launch_template_data());
-    let mut security_group_ids: Vec<&str> = data
-        .map(|d| d.security_group_ids().iter().map(String::as_str).collect())
-        .unwrap_or_default();
+    let data = versions.launch_template_versions().first().and_then(|v| v.launch_template_data());
+    let mut security_group_ids: Vec<&str> =
+        data.map(|d| d.security_group_ids().iter().map(String::as_str).collect()).unwrap_or_default();
     security_group_ids.sort_unstable();
-    let user_data = data
-        .and_then(|d| d.user_data())
-        .map(decode_user_data)
-        .unwrap_or_default();
+    let user_data = data.and_then(|d| d.user_data()).map(decode_user_data).unwrap_or_default();
     let mut state = json!({
         "name": name,
         "image_id": data.and_then(|d| d.image_id()).unwrap_or_default(),
@@ -638,10 +537,7 @@ async fn read_launch_template(c: &Clients, req: &NodeRequest<'_>) -> ProviderRes
     if let Some(key_name) = data.and_then(|d| d.key_name()) {
         state["key_name"] = json!(key_name);
     }
-    if let Some(arn) = data
-        .and_then(|d| d.iam_instance_profile())
-        .and_then(|p| p.arn())
-    {
+    if let Some(arn) = data.and_then(|d| d.iam_instance_profile()).and_then(|p| p.arn()) {
         state["instance_profile_arn"] = json!(arn);
     }
     Ok(Some(Live {
@@ -660,24 +556,15 @@ fn decode_user_data(encoded: &str) -> String {
 
 fn template_outputs(id: &str, name: &str, latest_version: Option<i64>) -> Outputs {
     let latest = latest_version.map(|v| v.to_string()).unwrap_or_default();
-    outputs([
-        ("id", json!(id)),
-        ("name", json!(name)),
-        ("latest_version", json!(latest)),
-    ])
+    outputs([("id", json!(id)), ("name", json!(name)), ("latest_version", json!(latest))])
 }
 
 /// The whole launch template data: a new version starts from nothing, not
 /// from the previous one (moto ignores SourceVersion anyway).
 fn template_data(req: &NodeRequest<'_>) -> ProviderResult<RequestLaunchTemplateData> {
-    let user_data = opt_str(req, "user_data")
-        .filter(|u| !u.is_empty())
-        .map(|u| BASE64.encode(u));
-    let profile = opt_str(req, "instance_profile_arn").map(|arn| {
-        LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
-            .arn(arn)
-            .build()
-    });
+    let user_data = opt_str(req, "user_data").filter(|u| !u.is_empty()).map(|u| BASE64.encode(u));
+    let profile = opt_str(req, "instance_profile_arn")
+        .map(|arn| LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(arn).build());
     Ok(RequestLaunchTemplateData::builder()
         .image_id(str_field(req, "image_id")?)
         .instance_type(InstanceType::from(str_field(req, "instance_type")?))
@@ -700,14 +587,8 @@ async fn create_launch_template(c: &Clients, req: &NodeRequest<'_>) -> ProviderR
         .await
         .map_err(aws_error)?;
     let template = out.launch_template();
-    let id = template
-        .and_then(|t| t.launch_template_id())
-        .unwrap_or_default();
-    Ok(template_outputs(
-        id,
-        name,
-        template.and_then(|t| t.latest_version_number()),
-    ))
+    let id = template.and_then(|t| t.launch_template_id()).unwrap_or_default();
+    Ok(template_outputs(id, name, template.and_then(|t| t.latest_version_number())))
 }
 
 async fn update_launch_template(
@@ -727,15 +608,9 @@ async fn update_launch_template(
             .send()
             .await
             .map_err(aws_error)?;
-        let version = out
-            .launch_template_version()
-            .and_then(|v| v.version_number())
-            .ok_or_else(|| {
-                ProviderError::new(format!(
-                    "{}: AWS did not return the new launch template version",
-                    req.address
-                ))
-            })?;
+        let version = out.launch_template_version().and_then(|v| v.version_number()).ok_or_else(|| {
+            ProviderError::new(format!("{}: AWS did not return the new launch template version", req.address))
+        })?;
         c.ec2
             .modify_launch_template()
             .launch_template_id(id)
@@ -750,23 +625,11 @@ async fn update_launch_template(
 }
 
 async fn delete_launch_template(c: &Clients, live: &Live) -> ProviderResult<()> {
-    match c
-        .ec2
-        .delete_launch_template()
-        .launch_template_id(output(live, "id")?)
-        .send()
-        .await
-    {
+    match c.ec2.delete_launch_template().launch_template_id(output(live, "id")?).send().await {
         Ok(_) => Ok(()),
         // AWS says InvalidLaunchTemplateId.NotFound; moto answers with the name's code.
         Err(e)
-            if has_code(
-                &e,
-                &[
-                    "InvalidLaunchTemplateId.NotFound",
-                    "InvalidLaunchTemplateName.NotFoundException",
-                ],
-            ) =>
+            if has_code(&e, &["InvalidLaunchTemplateId.NotFound", "InvalidLaunchTemplateName.NotFoundException"]) =>
         {
             Ok(())
         }
@@ -805,25 +668,16 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     key_values(tags.iter().map(|t| (t.key(), t.value())))
 }
 
-fn key_values<'a>(
-    pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
-) -> BTreeMap<String, String> {
-    pairs
-        .filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned())))
-        .collect()
+fn key_values<'a>(pairs: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>) -> BTreeMap<String, String> {
+    pairs.filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned()))).collect()
 }
 
 fn tag_specification(resource_type: ResourceType, req: &NodeRequest<'_>) -> TagSpecification {
-    TagSpecification::builder()
-        .resource_type(resource_type)
-        .set_tags(Some(ec2_tags(desired_tags(req))))
-        .build()
+    TagSpecification::builder().resource_type(resource_type).set_tags(Some(ec2_tags(desired_tags(req)))).build()
 }
 
 fn ec2_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// A resource's current tags. Used for launch templates, whose
@@ -844,37 +698,14 @@ async fn resource_tags(c: &Clients, resource_id: &str) -> ProviderResult<BTreeMa
 }
 
 /// Brings the resource's tags from `live` to the desired ones.
-async fn retag(
-    c: &Clients,
-    resource_id: &str,
-    req: &NodeRequest<'_>,
-    live: &Live,
-) -> ProviderResult<()> {
-    let (upsert, remove) = tag_changes(
-        live.tags.as_ref().unwrap_or(&BTreeMap::new()),
-        &desired_tags(req),
-    );
+async fn retag(c: &Clients, resource_id: &str, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
+    let (upsert, remove) = tag_changes(live.tags.as_ref().unwrap_or(&BTreeMap::new()), &desired_tags(req));
     if !upsert.is_empty() {
-        c.ec2
-            .create_tags()
-            .resources(resource_id)
-            .set_tags(Some(ec2_tags(upsert)))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.ec2.create_tags().resources(resource_id).set_tags(Some(ec2_tags(upsert))).send().await.map_err(aws_error)?;
     }
     if !remove.is_empty() {
-        let tags = remove
-            .into_iter()
-            .map(|k| Tag::builder().key(k).build())
-            .collect();
-        c.ec2
-            .delete_tags()
-            .resources(resource_id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        let tags = remove.into_iter().map(|k| Tag::builder().key(k).build()).collect();
+        c.ec2.delete_tags().resources(resource_id).set_tags(Some(tags)).send().await.map_err(aws_error)?;
     }
     Ok(())
 }
@@ -886,10 +717,7 @@ mod tests {
     #[test]
     fn public_keys_compare_without_their_comment() {
         let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkp me@host\n";
-        assert_eq!(
-            key_essentials(key),
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkp"
-        );
+        assert_eq!(key_essentials(key), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkp");
         assert_eq!(key_essentials(""), "");
     }
 

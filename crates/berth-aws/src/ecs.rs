@@ -5,18 +5,19 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, CapacityProvider, CapacityProviderField, CapacityProviderStatus,
-    CapacityProviderStrategyItem, Cluster, ClusterField, Compatibility, ContainerCondition,
-    ContainerDefinition, ContainerDependency, DeploymentConfiguration, EnvironmentFile,
-    EnvironmentFileType, KeyValuePair, LaunchType, LoadBalancer, LogConfiguration, LogDriver,
-    ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection, NetworkMode, PortMapping,
-    PropagateTags, Secret, Service, ServiceField, SortOrder, Tag, TaskDefinition,
+    CapacityProviderStrategyItem, Cluster, ClusterField, Compatibility, ContainerCondition, ContainerDefinition,
+    ContainerDependency, DeploymentConfiguration, EnvironmentFile, EnvironmentFileType, KeyValuePair, LaunchType,
+    LoadBalancer, LogConfiguration, LogDriver, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection,
+    NetworkMode, PortMapping, PropagateTags, Secret, Service, ServiceField, SortOrder, Tag, TaskDefinition,
     TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult, ENV_DIGEST_TAG};
 use serde_json::{Map, Value};
 
-use crate::util::{absent_on, invalid, live_arn, outputs, Shape, desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
+use crate::util::{
+    absent_on, desired_tags, int_field, invalid, live_arn, opt_str, outputs, str_field, str_list, tag_changes, Shape,
+};
 use crate::{aws_error, Clients};
 
 pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
@@ -69,19 +70,12 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> 
     match req.kind {
         Kind::CapacityProvider => delete_capacity_provider(c, req).await,
         Kind::EcsCluster => {
-            let deleted = c
-                .ecs
-                .delete_cluster()
-                .cluster(str_field(req, "name")?)
-                .send()
-                .await;
+            let deleted = c.ecs.delete_cluster().cluster(str_field(req, "name")?).send().await;
             absent_on(deleted, &["ClusterNotFoundException"]).map(drop)
         }
         Kind::ClusterCapacityProviders => {
             let cluster = str_field(req, "cluster")?;
-            put_cluster_capacity_providers(c, cluster, Vec::new(), Vec::new())
-                .await
-                .map(drop)
+            put_cluster_capacity_providers(c, cluster, Vec::new(), Vec::new()).await.map(drop)
         }
         Kind::TaskDefinition => deregister_task_definitions(c, req).await,
         Kind::EcsService => delete_service(c, req).await,
@@ -94,29 +88,16 @@ fn unsupported(req: &NodeRequest<'_>) -> ProviderError {
 }
 
 /// Error codes ECS gives for a service (or its cluster) that is not there.
-const SERVICE_MISSING: &[&str] = &[
-    "ClusterNotFoundException",
-    "ServiceNotFoundException",
-    "ServiceNotActiveException",
-];
+const SERVICE_MISSING: &[&str] = &["ClusterNotFoundException", "ServiceNotFoundException", "ServiceNotActiveException"];
 
 // ---------------------------------------------------------------- tags
 
 fn ecs_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 /// Brings the live resource's tags to the desired ones.
@@ -124,22 +105,10 @@ async fn retag(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResul
     let arn = live_arn(req, live)?;
     let (upsert, remove) = tag_changes(&live.tags.clone().unwrap_or_default(), &desired_tags(req));
     if !upsert.is_empty() {
-        c.ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(upsert)))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.ecs.tag_resource().resource_arn(arn).set_tags(Some(ecs_tags(upsert))).send().await.map_err(aws_error)?;
     }
     if !remove.is_empty() {
-        c.ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.ecs.untag_resource().resource_arn(arn).set_tag_keys(Some(remove)).send().await.map_err(aws_error)?;
     }
     Ok(())
 }
@@ -156,36 +125,21 @@ fn get_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn get_i32(value: &Value, key: &str) -> Option<i32> {
-    value
-        .get(key)
-        .and_then(Value::as_i64)
-        .and_then(|n| i32::try_from(n).ok())
+    value.get(key).and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
 }
 
 fn get_strings(value: &Value, key: &str) -> Option<Vec<String>> {
     let items = value.get(key)?.as_array()?;
-    Some(
-        items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-    )
+    Some(items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
 }
 
 fn get_items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------- capacity providers
 
-async fn describe_capacity_provider(
-    c: &Clients,
-    name: &str,
-) -> ProviderResult<Option<CapacityProvider>> {
+async fn describe_capacity_provider(c: &Clients, name: &str) -> ProviderResult<Option<CapacityProvider>> {
     let out = c
         .ecs
         .describe_capacity_providers()
@@ -207,22 +161,14 @@ fn capacity_provider_outputs(name: &str, arn: Option<&str>) -> Outputs {
     outputs([("name", name.into()), ("arn", arn.into())])
 }
 
-async fn read_capacity_provider(
-    c: &Clients,
-    req: &NodeRequest<'_>,
-) -> ProviderResult<Option<Live>> {
+async fn read_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
     let Some(provider) = describe_capacity_provider(c, name).await? else {
         return Ok(None);
     };
-    let asg = provider
-        .auto_scaling_group_provider()
-        .map(|p| p.auto_scaling_group_arn());
+    let asg = provider.auto_scaling_group_provider().map(|p| p.auto_scaling_group_arn());
     Ok(Some(Live {
-        state: Shape::default()
-            .set("name", name)
-            .opt("autoscaling_group_arn", asg)
-            .build(),
+        state: Shape::default().set("name", name).opt("autoscaling_group_arn", asg).build(),
         outputs: capacity_provider_outputs(name, provider.capacity_provider_arn()),
         tags: Some(tag_map(provider.tags())),
     }))
@@ -234,11 +180,7 @@ async fn create_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .auto_scaling_group_arn(str_field(req, "autoscaling_group_arn")?)
         // berth scales the group itself; managed termination protection also
         // blocks teardown of the group.
-        .managed_scaling(
-            ManagedScaling::builder()
-                .status(ManagedScalingStatus::Disabled)
-                .build(),
-        )
+        .managed_scaling(ManagedScaling::builder().status(ManagedScalingStatus::Disabled).build())
         .managed_termination_protection(ManagedTerminationProtection::Disabled)
         .build()
         .map_err(|e| invalid(req, e))?;
@@ -251,11 +193,7 @@ async fn create_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .send()
         .await
         .map_err(aws_error)?;
-    Ok(capacity_provider_outputs(
-        name,
-        out.capacity_provider()
-            .and_then(|p| p.capacity_provider_arn()),
-    ))
+    Ok(capacity_provider_outputs(name, out.capacity_provider().and_then(|p| p.capacity_provider_arn())))
 }
 
 async fn delete_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<()> {
@@ -265,12 +203,7 @@ async fn delete_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> Provide
     if describe_capacity_provider(c, name).await?.is_none() {
         return Ok(());
     }
-    c.ecs
-        .delete_capacity_provider()
-        .capacity_provider(name)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    c.ecs.delete_capacity_provider().capacity_provider(name).send().await.map_err(aws_error)?;
     Ok(())
 }
 
@@ -278,23 +211,14 @@ async fn delete_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> Provide
 
 /// The ACTIVE cluster of that name, with its tags.
 async fn describe_cluster(c: &Clients, name: &str) -> ProviderResult<Option<Cluster>> {
-    let out = c
-        .ecs
-        .describe_clusters()
-        .clusters(name)
-        .include(ClusterField::Tags)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let out = c.ecs.describe_clusters().clusters(name).include(ClusterField::Tags).send().await.map_err(aws_error)?;
     // A missing cluster is a MISSING failure; a deleted one stays listed as
     // INACTIVE (for a while on AWS, for good on moto).
     Ok(out
         .clusters
         .unwrap_or_default()
         .into_iter()
-        .find(|cluster| {
-            cluster.cluster_name() == Some(name) && cluster.status() != Some("INACTIVE")
-        }))
+        .find(|cluster| cluster.cluster_name() == Some(name) && cluster.status() != Some("INACTIVE")))
 }
 
 fn cluster_outputs(name: &str, arn: Option<&str>) -> Outputs {
@@ -323,10 +247,7 @@ async fn create_cluster(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Ou
         .send()
         .await
         .map_err(aws_error)?;
-    Ok(cluster_outputs(
-        name,
-        out.cluster().and_then(|cluster| cluster.cluster_arn()),
-    ))
+    Ok(cluster_outputs(name, out.cluster().and_then(|cluster| cluster.cluster_arn())))
 }
 
 // ---------------------------------------------------------------- cluster capacity providers
@@ -351,17 +272,10 @@ async fn read_association(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<
     // updates rather than creates it.
     let state = Shape::default()
         .set("cluster", name)
-        .set(
-            "capacity_providers",
-            strings(cluster.capacity_providers()).collect::<Vec<_>>(),
-        )
+        .set("capacity_providers", strings(cluster.capacity_providers()).collect::<Vec<_>>())
         .set("default_strategy", strategy)
         .build();
-    Ok(Some(Live {
-        state,
-        outputs: Outputs::new(),
-        tags: None,
-    }))
+    Ok(Some(Live { state, outputs: Outputs::new(), tags: None }))
 }
 
 async fn put_association(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
@@ -452,13 +366,8 @@ async fn read_task_definition(c: &Clients, req: &NodeRequest<'_>) -> ProviderRes
     let Some(newest) = active_revisions(c, family).await?.into_iter().next() else {
         return Ok(None);
     };
-    let described = c
-        .ecs
-        .describe_task_definition()
-        .task_definition(&newest)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await;
+    let described =
+        c.ecs.describe_task_definition().task_definition(&newest).include(TaskDefinitionField::Tags).send().await;
     // Deregistered between the listing and now.
     let Some(out) = absent_on(described, &["ClientException"])? else {
         return Ok(None);
@@ -483,10 +392,7 @@ fn task_definition_state(td: &TaskDefinition) -> Value {
         .opt("memory", td.memory())
         .opt("execution_role_arn", td.execution_role_arn())
         .opt("task_role_arn", td.task_role_arn())
-        .list(
-            "container_definitions",
-            td.container_definitions().iter().map(container_state),
-        )
+        .list("container_definitions", td.container_definitions().iter().map(container_state))
         .build()
 }
 
@@ -499,29 +405,16 @@ fn container_state(c: &ContainerDefinition) -> Value {
             .build()
     });
     let depends_on = c.depends_on().iter().map(|d| {
-        Shape::default()
-            .set("container_name", d.container_name())
-            .set("condition", d.condition().as_str())
-            .build()
+        Shape::default().set("container_name", d.container_name()).set("condition", d.condition().as_str()).build()
     });
-    let environment = c.environment().iter().map(|e| {
-        Shape::default()
-            .opt("name", e.name())
-            .opt("value", e.value())
-            .build()
-    });
-    let environment_files = c.environment_files().iter().map(|f| {
-        Shape::default()
-            .set("type", f.r#type().as_str())
-            .set("value", f.value())
-            .build()
-    });
-    let secrets = c.secrets().iter().map(|s| {
-        Shape::default()
-            .set("name", s.name())
-            .set("value_from", s.value_from())
-            .build()
-    });
+    let environment =
+        c.environment().iter().map(|e| Shape::default().opt("name", e.name()).opt("value", e.value()).build());
+    let environment_files = c
+        .environment_files()
+        .iter()
+        .map(|f| Shape::default().set("type", f.r#type().as_str()).set("value", f.value()).build());
+    let secrets =
+        c.secrets().iter().map(|s| Shape::default().set("name", s.name()).set("value_from", s.value_from()).build());
     Shape::default()
         .opt("name", c.name())
         .opt("image", c.image())
@@ -536,10 +429,7 @@ fn container_state(c: &ContainerDefinition) -> Value {
         .list("environment", environment)
         .list("environment_files", environment_files)
         .list("secrets", secrets)
-        .opt(
-            "log_configuration",
-            c.log_configuration().map(log_configuration_state),
-        )
+        .opt("log_configuration", c.log_configuration().map(log_configuration_state))
         .list("command", strings(c.command()))
         .list("entry_point", strings(c.entry_point()))
         .build()
@@ -547,22 +437,12 @@ fn container_state(c: &ContainerDefinition) -> Value {
 
 fn log_configuration_state(log: &LogConfiguration) -> Value {
     // Sorted, so the same options always print the same way.
-    let options: BTreeMap<&str, &str> = log
-        .options()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let options: Map<String, Value> = options
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.into()))
-        .collect();
+    let options: BTreeMap<&str, &str> =
+        log.options().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let options: Map<String, Value> = options.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect();
     Shape::default()
         .set("log_driver", log.log_driver().as_str())
-        .opt(
-            "options",
-            (!options.is_empty()).then_some(Value::Object(options)),
-        )
+        .opt("options", (!options.is_empty()).then_some(Value::Object(options)))
         .build()
 }
 
@@ -571,10 +451,8 @@ async fn register_task_definition(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .iter()
         .map(|def| container_definition(req, def))
         .collect::<ProviderResult<Vec<_>>>()?;
-    let compatibilities = str_list(req, "requires_compatibilities")
-        .iter()
-        .map(|c| Compatibility::from(c.as_str()))
-        .collect();
+    let compatibilities =
+        str_list(req, "requires_compatibilities").iter().map(|c| Compatibility::from(c.as_str())).collect();
     let out = c
         .ecs
         .register_task_definition()
@@ -590,9 +468,7 @@ async fn register_task_definition(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .send()
         .await
         .map_err(aws_error)?;
-    let td = out
-        .task_definition()
-        .ok_or_else(|| invalid(req, "RegisterTaskDefinition returned no task definition"))?;
+    let td = out.task_definition().ok_or_else(|| invalid(req, "RegisterTaskDefinition returned no task definition"))?;
     Ok(task_definition_outputs(td))
 }
 
@@ -647,25 +523,19 @@ fn container_definition(req: &NodeRequest<'_>, def: &Value) -> ProviderResult<Co
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid(req, e))?;
-    let log_configuration = def
-        .get("log_configuration")
-        .map(|log| {
-            let options = log
-                .get("options")
-                .and_then(Value::as_object)
-                .map(|options| {
-                    options
-                        .iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
+    let log_configuration =
+        def.get("log_configuration")
+            .map(|log| {
+                let options = log.get("options").and_then(Value::as_object).map(|options| {
+                    options.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect()
                 });
-            LogConfiguration::builder()
-                .set_log_driver(get_str(log, "log_driver").map(LogDriver::from))
-                .set_options(options)
-                .build()
-        })
-        .transpose()
-        .map_err(|e| invalid(req, e))?;
+                LogConfiguration::builder()
+                    .set_log_driver(get_str(log, "log_driver").map(LogDriver::from))
+                    .set_options(options)
+                    .build()
+            })
+            .transpose()
+            .map_err(|e| invalid(req, e))?;
     Ok(ContainerDefinition::builder()
         .set_name(get_str(def, "name").map(str::to_owned))
         .set_image(get_str(def, "image").map(str::to_owned))
@@ -687,12 +557,7 @@ fn container_definition(req: &NodeRequest<'_>, def: &Value) -> ProviderResult<Co
 
 async fn deregister_task_definitions(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<()> {
     for arn in active_revisions(c, str_field(req, "family")?).await? {
-        c.ecs
-            .deregister_task_definition()
-            .task_definition(&arn)
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.ecs.deregister_task_definition().task_definition(&arn).send().await.map_err(aws_error)?;
     }
     Ok(())
 }
@@ -702,22 +567,13 @@ async fn deregister_task_definitions(c: &Clients, req: &NodeRequest<'_>) -> Prov
 async fn read_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
     let cluster = str_field(req, "cluster")?;
-    let described = c
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(ServiceField::Tags)
-        .send()
-        .await;
+    let described = c.ecs.describe_services().cluster(cluster).services(name).include(ServiceField::Tags).send().await;
     let Some(out) = absent_on(described, SERVICE_MISSING)? else {
         return Ok(None);
     };
     // A missing service is a MISSING failure; a deleted one stays listed as INACTIVE.
-    let Some(service) = out
-        .services()
-        .iter()
-        .find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
+    let Some(service) =
+        out.services().iter().find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
     else {
         return Ok(None);
     };
@@ -729,10 +585,7 @@ async fn read_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opti
 }
 
 fn service_state(service: &Service, cluster: &str) -> Value {
-    let cluster = service
-        .cluster_arn()
-        .and_then(|arn| arn.rsplit('/').next())
-        .unwrap_or(cluster);
+    let cluster = service.cluster_arn().and_then(|arn| arn.rsplit('/').next()).unwrap_or(cluster);
     let deployment = service.deployment_configuration().map(|d| {
         Shape::default()
             .opt("minimum_healthy_percent", d.minimum_healthy_percent())
@@ -758,10 +611,7 @@ fn service_state(service: &Service, cluster: &str) -> Value {
 }
 
 fn service_outputs(service: &Service) -> Outputs {
-    outputs([
-        ("arn", service.service_arn().into()),
-        ("name", service.service_name().into()),
-    ])
+    outputs([("arn", service.service_arn().into()), ("name", service.service_name().into())])
 }
 
 fn desired_deployment(req: &NodeRequest<'_>) -> Option<DeploymentConfiguration> {
@@ -810,9 +660,7 @@ async fn create_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Ou
         .send()
         .await
         .map_err(aws_error)?;
-    let service = out
-        .service()
-        .ok_or_else(|| invalid(req, "CreateService returned no service"))?;
+    let service = out.service().ok_or_else(|| invalid(req, "CreateService returned no service"))?;
     // moto drops deploymentConfiguration from CreateService (AWS keeps it) but
     // stores it from UpdateService; setting it again is a no-op on AWS.
     if let Some(deployment) = deployment {
@@ -836,16 +684,10 @@ async fn update_service(
 ) -> ProviderResult<Outputs> {
     let has = |field: &str| changed.iter().any(|f| f == field);
     let mut outputs = live.outputs.clone();
-    let in_place = [
-        "task_definition",
-        "desired_count",
-        "deployment",
-        "load_balancers",
-    ];
+    let in_place = ["task_definition", "desired_count", "deployment", "load_balancers"];
     // New environment file contents reach running tasks only through a new deployment.
-    let env_digest = |tags: Option<&std::collections::BTreeMap<String, String>>| {
-        tags.and_then(|t| t.get(ENV_DIGEST_TAG)).cloned()
-    };
+    let env_digest =
+        |tags: Option<&std::collections::BTreeMap<String, String>>| tags.and_then(|t| t.get(ENV_DIGEST_TAG)).cloned();
     let redeploy = has("tags") && env_digest(Some(&desired_tags(req))) != env_digest(live.tags.as_ref());
     if redeploy || in_place.into_iter().any(has) {
         let mut call = c
@@ -883,24 +725,10 @@ async fn delete_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<()
     let cluster = str_field(req, "cluster")?;
     // Scale in first so tasks drain from their target groups before the
     // service goes; force covers a rollout still in progress.
-    let scaled = c
-        .ecs
-        .update_service()
-        .cluster(cluster)
-        .service(name)
-        .desired_count(0)
-        .send()
-        .await;
+    let scaled = c.ecs.update_service().cluster(cluster).service(name).desired_count(0).send().await;
     if absent_on(scaled, SERVICE_MISSING)?.is_none() {
         return Ok(());
     }
-    let deleted = c
-        .ecs
-        .delete_service()
-        .cluster(cluster)
-        .service(name)
-        .force(true)
-        .send()
-        .await;
+    let deleted = c.ecs.delete_service().cluster(cluster).service(name).force(true).send().await;
     absent_on(deleted, SERVICE_MISSING).map(drop)
 }

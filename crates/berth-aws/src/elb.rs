@@ -4,23 +4,21 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
-    Matcher, ProtocolEnum, Tag, TargetGroup, TargetTypeEnum,
+    Action, ActionTypeEnum, Listener, LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum, Matcher,
+    ProtocolEnum, Tag, TargetGroup, TargetTypeEnum,
 };
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::Value;
 
-use crate::util::{absent_on, invalid, live_arn, outputs, Shape, desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
+use crate::util::{
+    absent_on, desired_tags, int_field, invalid, live_arn, opt_str, outputs, str_field, str_list, tag_changes, Shape,
+};
 use crate::{aws_error, Clients};
 
 /// Error codes ELBv2 gives for a load balancer, target group or listener that
 /// is not there.
-const MISSING: &[&str] = &[
-    "LoadBalancerNotFound",
-    "TargetGroupNotFound",
-    "ListenerNotFound",
-];
+const MISSING: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];
 
 pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     match req.kind {
@@ -73,13 +71,7 @@ pub(crate) async fn update(
             }
             if has("subnet_ids") {
                 let subnets = Some(str_list(req, "subnet_ids"));
-                c.elb
-                    .set_subnets()
-                    .load_balancer_arn(arn)
-                    .set_subnets(subnets)
-                    .send()
-                    .await
-                    .map_err(aws_error)?;
+                c.elb.set_subnets().load_balancer_arn(arn).set_subnets(subnets).send().await.map_err(aws_error)?;
             }
         }
         Kind::Listener if has("protocol") || has("target_group_arn") => {
@@ -108,21 +100,11 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
     // Deleting something already gone is done.
     match req.kind {
         Kind::TargetGroup => {
-            let deleted = c
-                .elb
-                .delete_target_group()
-                .target_group_arn(arn)
-                .send()
-                .await;
+            let deleted = c.elb.delete_target_group().target_group_arn(arn).send().await;
             absent_on(deleted, MISSING)?;
         }
         Kind::LoadBalancer => {
-            let deleted = c
-                .elb
-                .delete_load_balancer()
-                .load_balancer_arn(arn)
-                .send()
-                .await;
+            let deleted = c.elb.delete_load_balancer().load_balancer_arn(arn).send().await;
             absent_on(deleted, MISSING)?;
         }
         Kind::Listener => {
@@ -135,10 +117,7 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
 }
 
 fn unsupported(req: &NodeRequest<'_>) -> ProviderError {
-    ProviderError::new(format!(
-        "{}: {} is not an ELBv2 kind",
-        req.address, req.kind
-    ))
+    ProviderError::new(format!("{}: {} is not an ELBv2 kind", req.address, req.kind))
 }
 
 fn port(req: &NodeRequest<'_>) -> ProviderResult<i32> {
@@ -149,46 +128,27 @@ fn port(req: &NodeRequest<'_>) -> ProviderResult<i32> {
 fn health_check(req: &NodeRequest<'_>) -> (Option<String>, Option<Matcher>) {
     let health = req.desired.get("health_check");
     let field = |key: &str| health.and_then(|h| h.get(key)).and_then(Value::as_str);
-    (
-        field("path").map(str::to_owned),
-        field("matcher").map(|code| Matcher::builder().http_code(code).build()),
-    )
+    (field("path").map(str::to_owned), field("matcher").map(|code| Matcher::builder().http_code(code).build()))
 }
 
 fn forward(target_group_arn: &str) -> Action {
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(target_group_arn)
-        .build()
+    Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group_arn).build()
 }
 
 // ---------------------------------------------------------------- tags
 
 fn elb_tags(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 async fn read_tags(c: &Clients, arn: &str) -> ProviderResult<BTreeMap<String, String>> {
-    let out = c
-        .elb
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let out = c.elb.describe_tags().resource_arns(arn).send().await.map_err(aws_error)?;
     Ok(out
         .tag_descriptions()
         .iter()
         .filter(|d| d.resource_arn() == Some(arn))
         .flat_map(|d| d.tags())
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
         .collect())
 }
 
@@ -197,59 +157,28 @@ async fn retag(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResul
     let arn = live_arn(req, live)?;
     let (upsert, remove) = tag_changes(&live.tags.clone().unwrap_or_default(), &desired_tags(req));
     if !upsert.is_empty() {
-        c.elb
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(elb_tags(upsert)))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.elb.add_tags().resource_arns(arn).set_tags(Some(elb_tags(upsert))).send().await.map_err(aws_error)?;
     }
     if !remove.is_empty() {
-        c.elb
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(remove))
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.elb.remove_tags().resource_arns(arn).set_tag_keys(Some(remove)).send().await.map_err(aws_error)?;
     }
     Ok(())
 }
 
 /// A live resource, with its tags read from its ARN.
-async fn with_tags(
-    c: &Clients,
-    arn: &str,
-    state: Value,
-    outputs: Outputs,
-) -> ProviderResult<Option<Live>> {
-    Ok(Some(Live {
-        state,
-        outputs,
-        tags: Some(read_tags(c, arn).await?),
-    }))
+async fn with_tags(c: &Clients, arn: &str, state: Value, outputs: Outputs) -> ProviderResult<Option<Live>> {
+    Ok(Some(Live { state, outputs, tags: Some(read_tags(c, arn).await?) }))
 }
 
 // ---------------------------------------------------------------- target groups
 
 fn target_group_outputs(tg: &TargetGroup) -> Outputs {
-    outputs([
-        ("arn", tg.target_group_arn().into()),
-        ("name", tg.target_group_name().into()),
-    ])
+    outputs([("arn", tg.target_group_arn().into()), ("name", tg.target_group_name().into())])
 }
 
 async fn read_target_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
-    let described = c
-        .elb
-        .describe_target_groups()
-        .names(str_field(req, "name")?)
-        .send()
-        .await;
-    let Some(tg) =
-        absent_on(described, MISSING)?.and_then(|out| out.target_groups?.into_iter().next())
-    else {
+    let described = c.elb.describe_target_groups().names(str_field(req, "name")?).send().await;
+    let Some(tg) = absent_on(described, MISSING)?.and_then(|out| out.target_groups?.into_iter().next()) else {
         return Ok(None);
     };
     let Some(arn) = tg.target_group_arn() else {
@@ -286,10 +215,7 @@ async fn create_target_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResu
         .send()
         .await
         .map_err(aws_error)?;
-    let tg = out
-        .target_groups()
-        .first()
-        .ok_or_else(|| invalid(req, "CreateTargetGroup returned no target group"))?;
+    let tg = out.target_groups().first().ok_or_else(|| invalid(req, "CreateTargetGroup returned no target group"))?;
     Ok(target_group_outputs(tg))
 }
 
@@ -304,29 +230,18 @@ fn load_balancer_outputs(lb: &LoadBalancer) -> Outputs {
 }
 
 async fn read_load_balancer(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
-    let described = c
-        .elb
-        .describe_load_balancers()
-        .names(str_field(req, "name")?)
-        .send()
-        .await;
+    let described = c.elb.describe_load_balancers().names(str_field(req, "name")?).send().await;
     // A resource found by its tags names its ARN: several balancers may share
     // a name on moto (a repeated CreateLoadBalancer makes a second one).
     let wanted = opt_str(req, "arn");
     let found = absent_on(described, MISSING)?.and_then(|out| {
-        out.load_balancers?
-            .into_iter()
-            .find(|lb| wanted.is_none_or(|arn| lb.load_balancer_arn() == Some(arn)))
+        out.load_balancers?.into_iter().find(|lb| wanted.is_none_or(|arn| lb.load_balancer_arn() == Some(arn)))
     });
     let Some(lb) = found else { return Ok(None) };
     let Some(arn) = lb.load_balancer_arn() else {
         return Ok(None);
     };
-    let mut subnets: Vec<&str> = lb
-        .availability_zones()
-        .iter()
-        .filter_map(|az| az.subnet_id())
-        .collect();
+    let mut subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|az| az.subnet_id()).collect();
     subnets.sort_unstable();
     let mut groups: Vec<&str> = lb.security_groups().iter().map(String::as_str).collect();
     groups.sort_unstable();
@@ -348,17 +263,13 @@ async fn create_load_balancer(c: &Clients, req: &NodeRequest<'_>) -> ProviderRes
         .set_subnets(Some(str_list(req, "subnet_ids")))
         .set_security_groups(Some(str_list(req, "security_group_ids")))
         .set_scheme(opt_str(req, "scheme").map(LoadBalancerSchemeEnum::from))
-        .r#type(LoadBalancerTypeEnum::from(
-            opt_str(req, "type").unwrap_or("application"),
-        ))
+        .r#type(LoadBalancerTypeEnum::from(opt_str(req, "type").unwrap_or("application")))
         .set_tags(Some(elb_tags(desired_tags(req))))
         .send()
         .await
         .map_err(aws_error)?;
-    let lb = out
-        .load_balancers()
-        .first()
-        .ok_or_else(|| invalid(req, "CreateLoadBalancer returned no load balancer"))?;
+    let lb =
+        out.load_balancers().first().ok_or_else(|| invalid(req, "CreateLoadBalancer returned no load balancer"))?;
     Ok(load_balancer_outputs(lb))
 }
 
@@ -370,33 +281,19 @@ fn listener_outputs(listener: &Listener) -> Outputs {
 
 /// The target group a listener forwards to by default.
 fn forwarded_target_group(listener: &Listener) -> Option<&str> {
-    let action = listener
-        .default_actions()
-        .iter()
-        .find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))?;
+    let action = listener.default_actions().iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Forward))?;
     // AWS fills in both the plain ARN and the forward config; either may be
     // the only one present depending on how the listener was made.
-    action.target_group_arn().or_else(|| {
-        action
-            .forward_config()?
-            .target_groups()
-            .first()?
-            .target_group_arn()
-    })
+    action.target_group_arn().or_else(|| action.forward_config()?.target_groups().first()?.target_group_arn())
 }
 
 async fn read_listener(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let balancer = str_field(req, "load_balancer_arn")?;
     let port = port(req)?;
     // A listener goes with its load balancer: a missing balancer is a missing listener.
-    let described = c
-        .elb
-        .describe_listeners()
-        .load_balancer_arn(balancer)
-        .send()
-        .await;
-    let found = absent_on(described, MISSING)?
-        .and_then(|out| out.listeners?.into_iter().find(|l| l.port() == Some(port)));
+    let described = c.elb.describe_listeners().load_balancer_arn(balancer).send().await;
+    let found =
+        absent_on(described, MISSING)?.and_then(|out| out.listeners?.into_iter().find(|l| l.port() == Some(port)));
     let Some(listener) = found else {
         return Ok(None);
     };
@@ -404,10 +301,7 @@ async fn read_listener(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opt
         return Ok(None);
     };
     let state = Shape::default()
-        .set(
-            "load_balancer_arn",
-            listener.load_balancer_arn().unwrap_or(balancer),
-        )
+        .set("load_balancer_arn", listener.load_balancer_arn().unwrap_or(balancer))
         .set("port", port)
         .opt("protocol", listener.protocol().map(ProtocolEnum::as_str))
         .opt("target_group_arn", forwarded_target_group(&listener))
@@ -427,9 +321,6 @@ async fn create_listener(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<O
         .send()
         .await
         .map_err(aws_error)?;
-    let listener = out
-        .listeners()
-        .first()
-        .ok_or_else(|| invalid(req, "CreateListener returned no listener"))?;
+    let listener = out.listeners().first().ok_or_else(|| invalid(req, "CreateListener returned no listener"))?;
     Ok(listener_outputs(listener))
 }

@@ -9,7 +9,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
-use crate::util::{absent_on, live_arn, desired_tags, opt_str, str_field, tag_changes};
+use crate::util::{absent_on, desired_tags, live_arn, opt_str, str_field, tag_changes};
 use crate::{aws_error, Clients};
 
 const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
@@ -38,10 +38,7 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
                 .send()
                 .await
                 .map_err(aws_error)?;
-            let arn = out
-                .policy()
-                .and_then(|p| p.arn())
-                .ok_or_else(|| missing(req, "policy ARN"))?;
+            let arn = out.policy().and_then(|p| p.arn()).ok_or_else(|| missing(req, "policy ARN"))?;
             Ok(named(name, arn))
         }
         Kind::IamRole => {
@@ -55,21 +52,12 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
                 .send()
                 .await
                 .map_err(aws_error)?;
-            let arn = out
-                .role()
-                .map(|r| r.arn())
-                .ok_or_else(|| missing(req, "role ARN"))?;
+            let arn = out.role().map(|r| r.arn()).ok_or_else(|| missing(req, "role ARN"))?;
             Ok(named(name, arn))
         }
         Kind::IamRolePolicyAttachment => {
             let (role, arn) = (str_field(req, "role")?, str_field(req, "policy_arn")?);
-            c.iam
-                .attach_role_policy()
-                .role_name(role)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(aws_error)?;
+            c.iam.attach_role_policy().role_name(role).policy_arn(arn).send().await.map_err(aws_error)?;
             Ok(Outputs::new())
         }
         Kind::IamRoleInlinePolicy => {
@@ -86,10 +74,7 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
                 .send()
                 .await
                 .map_err(aws_error)?;
-            let arn = out
-                .instance_profile()
-                .map(|p| p.arn())
-                .ok_or_else(|| missing(req, "instance profile ARN"))?;
+            let arn = out.instance_profile().map(|p| p.arn()).ok_or_else(|| missing(req, "instance profile ARN"))?;
             if let Some(role) = opt_str(req, "role") {
                 add_role(c, name, role).await?;
             }
@@ -128,9 +113,7 @@ pub(crate) async fn update(
                     add_role(c, name, new).await?;
                 }
             }
-            (Kind::IamPolicy | Kind::IamRole | Kind::IamInstanceProfile, "tags") => {
-                retag(c, req, live).await?
-            }
+            (Kind::IamPolicy | Kind::IamRole | Kind::IamInstanceProfile, "tags") => retag(c, req, live).await?,
             (kind, field) => {
                 return Err(ProviderError::new(format!(
                     "{}: `{field}` of a {kind} cannot be changed in place",
@@ -151,9 +134,7 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
             let (role, arn) = (str_field(req, "role")?, str_field(req, "policy_arn")?);
             detach(c, role, arn).await
         }
-        Kind::IamRoleInlinePolicy => {
-            delete_inline_policy(c, str_field(req, "role")?, str_field(req, "name")?).await
-        }
+        Kind::IamRoleInlinePolicy => delete_inline_policy(c, str_field(req, "role")?, str_field(req, "name")?).await,
         Kind::IamInstanceProfile => {
             let name = str_field(req, "name")?;
             let Some(roles) = profile_roles(c, name).await? else {
@@ -162,12 +143,7 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
             for role in roles {
                 remove_role(c, name, &role).await?;
             }
-            let result = c
-                .iam
-                .delete_instance_profile()
-                .instance_profile_name(name)
-                .send()
-                .await;
+            let result = c.iam.delete_instance_profile().instance_profile_name(name).send().await;
             absent_on(result, NO_SUCH_ENTITY).map(drop)
         }
         other => Err(not_iam(other)),
@@ -179,54 +155,25 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
 async fn read_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
     let arn = policy_arn(c, name).await?;
-    let Some(found) = absent_on(
-        c.iam.get_policy().policy_arn(&arn).send().await,
-        NO_SUCH_ENTITY,
-    )?
-    else {
+    let Some(found) = absent_on(c.iam.get_policy().policy_arn(&arn).send().await, NO_SUCH_ENTITY)? else {
         return Ok(None);
     };
-    let version = found
-        .policy()
-        .and_then(|p| p.default_version_id())
-        .ok_or_else(|| missing(req, "default policy version"))?;
-    let out = c
-        .iam
-        .get_policy_version()
-        .policy_arn(&arn)
-        .version_id(version)
-        .send()
-        .await
-        .map_err(aws_error)?;
-    let text = out
-        .policy_version()
-        .and_then(|v| v.document())
-        .ok_or_else(|| missing(req, "policy document"))?;
+    let version =
+        found.policy().and_then(|p| p.default_version_id()).ok_or_else(|| missing(req, "default policy version"))?;
+    let out = c.iam.get_policy_version().policy_arn(&arn).version_id(version).send().await.map_err(aws_error)?;
+    let text = out.policy_version().and_then(|v| v.document()).ok_or_else(|| missing(req, "policy document"))?;
     Ok(Some(Live {
         state: json!({ "name": name, "document": decode_document(req, text)? }),
         outputs: named(name, &arn),
-        tags: Some(tag_map(
-            found.policy().map(|p| p.tags()).unwrap_or_default(),
-        )),
+        tags: Some(tag_map(found.policy().map(|p| p.tags()).unwrap_or_default())),
     }))
 }
 
 /// A customer managed policy's ARN, from the caller's account and partition.
 async fn policy_arn(c: &Clients, name: &str) -> ProviderResult<String> {
-    let who = c
-        .sts
-        .get_caller_identity()
-        .send()
-        .await
-        .map_err(aws_error)?;
-    let account = who
-        .account()
-        .ok_or_else(|| ProviderError::new("STS returned no account id"))?;
-    let partition = who
-        .arn()
-        .and_then(|arn| arn.split(':').nth(1))
-        .filter(|p| !p.is_empty())
-        .unwrap_or("aws");
+    let who = c.sts.get_caller_identity().send().await.map_err(aws_error)?;
+    let account = who.account().ok_or_else(|| ProviderError::new("STS returned no account id"))?;
+    let partition = who.arn().and_then(|arn| arn.split(':').nth(1)).filter(|p| !p.is_empty()).unwrap_or("aws");
     Ok(format!("arn:{partition}:iam::{account}:policy/{name}"))
 }
 
@@ -235,27 +182,12 @@ async fn policy_arn(c: &Clients, name: &str) -> ProviderResult<String> {
 async fn new_policy_version(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
     const MAX_VERSIONS: usize = 5;
     let arn = live_arn(req, live)?;
-    let versions = c
-        .iam
-        .list_policy_versions()
-        .policy_arn(arn)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let versions = c.iam.list_policy_versions().policy_arn(arn).send().await.map_err(aws_error)?;
     let versions = versions.versions();
     if versions.len() >= MAX_VERSIONS {
-        let oldest = versions
-            .iter()
-            .filter(|v| !v.is_default_version())
-            .min_by_key(|v| v.create_date().copied());
+        let oldest = versions.iter().filter(|v| !v.is_default_version()).min_by_key(|v| v.create_date().copied());
         if let Some(id) = oldest.and_then(|v| v.version_id()) {
-            c.iam
-                .delete_policy_version()
-                .policy_arn(arn)
-                .version_id(id)
-                .send()
-                .await
-                .map_err(aws_error)?;
+            c.iam.delete_policy_version().policy_arn(arn).version_id(id).send().await.map_err(aws_error)?;
         }
     }
     c.iam
@@ -272,50 +204,27 @@ async fn new_policy_version(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> 
 /// DeletePolicy refuses while non-default versions remain.
 async fn delete_policy(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
     let arn = live_arn(req, live)?;
-    let Some(versions) = absent_on(
-        c.iam.list_policy_versions().policy_arn(arn).send().await,
-        NO_SUCH_ENTITY,
-    )?
-    else {
+    let Some(versions) = absent_on(c.iam.list_policy_versions().policy_arn(arn).send().await, NO_SUCH_ENTITY)? else {
         return Ok(());
     };
-    for version in versions
-        .versions()
-        .iter()
-        .filter(|v| !v.is_default_version())
-    {
+    for version in versions.versions().iter().filter(|v| !v.is_default_version()) {
         if let Some(id) = version.version_id() {
-            let result = c
-                .iam
-                .delete_policy_version()
-                .policy_arn(arn)
-                .version_id(id)
-                .send()
-                .await;
+            let result = c.iam.delete_policy_version().policy_arn(arn).version_id(id).send().await;
             absent_on(result, NO_SUCH_ENTITY)?;
         }
     }
-    absent_on(
-        c.iam.delete_policy().policy_arn(arn).send().await,
-        NO_SUCH_ENTITY,
-    )
-    .map(drop)
+    absent_on(c.iam.delete_policy().policy_arn(arn).send().await, NO_SUCH_ENTITY).map(drop)
 }
 
 // ---------------------------------------------------------------- roles
 
 async fn read_role(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
-    let found = absent_on(
-        c.iam.get_role().role_name(name).send().await,
-        NO_SUCH_ENTITY,
-    )?;
+    let found = absent_on(c.iam.get_role().role_name(name).send().await, NO_SUCH_ENTITY)?;
     let Some(role) = found.as_ref().and_then(|out| out.role()) else {
         return Ok(None);
     };
-    let trust = role
-        .assume_role_policy_document()
-        .ok_or_else(|| missing(req, "trust policy"))?;
+    let trust = role.assume_role_policy_document().ok_or_else(|| missing(req, "trust policy"))?;
     Ok(Some(Live {
         state: json!({ "name": role.role_name(), "assume_role_policy": decode_document(req, trust)? }),
         outputs: named(role.role_name(), role.arn()),
@@ -330,11 +239,7 @@ async fn delete_role(c: &Clients, name: &str) -> ProviderResult<()> {
     match c.iam.delete_role().role_name(name).send().await {
         Err(e) if e.code() == Some("DeleteConflict") => {
             release_role(c, name).await?;
-            absent_on(
-                c.iam.delete_role().role_name(name).send().await,
-                NO_SUCH_ENTITY,
-            )
-            .map(drop)
+            absent_on(c.iam.delete_role().role_name(name).send().await, NO_SUCH_ENTITY).map(drop)
         }
         result => absent_on(result, NO_SUCH_ENTITY).map(drop),
     }
@@ -390,33 +295,16 @@ async fn read_attachment(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<O
 /// ARNs of the managed policies attached to `role`, `None` when the role
 /// does not exist.
 async fn attached_policies(c: &Clients, role: &str) -> ProviderResult<Option<Vec<String>>> {
-    let pages = c
-        .iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .into_paginator()
-        .items()
-        .send();
+    let pages = c.iam.list_attached_role_policies().role_name(role).into_paginator().items().send();
     let policies: Result<Vec<_>, _> = pages.collect().await;
     let Some(policies) = absent_on(policies, NO_SUCH_ENTITY)? else {
         return Ok(None);
     };
-    Ok(Some(
-        policies
-            .iter()
-            .filter_map(|p| p.policy_arn().map(str::to_owned))
-            .collect(),
-    ))
+    Ok(Some(policies.iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect()))
 }
 
 async fn detach(c: &Clients, role: &str, policy_arn: &str) -> ProviderResult<()> {
-    let result = c
-        .iam
-        .detach_role_policy()
-        .role_name(role)
-        .policy_arn(policy_arn)
-        .send()
-        .await;
+    let result = c.iam.detach_role_policy().role_name(role).policy_arn(policy_arn).send().await;
     absent_on(result, NO_SUCH_ENTITY).map(drop)
 }
 
@@ -424,13 +312,7 @@ async fn detach(c: &Clients, role: &str, policy_arn: &str) -> ProviderResult<()>
 
 async fn read_inline_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let (role, name) = (str_field(req, "role")?, str_field(req, "name")?);
-    let result = c
-        .iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name(name)
-        .send()
-        .await;
+    let result = c.iam.get_role_policy().role_name(role).policy_name(name).send().await;
     let Some(out) = absent_on(result, NO_SUCH_ENTITY)? else {
         return Ok(None);
     };
@@ -454,13 +336,7 @@ async fn put_inline_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
 }
 
 async fn delete_inline_policy(c: &Clients, role: &str, name: &str) -> ProviderResult<()> {
-    let result = c
-        .iam
-        .delete_role_policy()
-        .role_name(role)
-        .policy_name(name)
-        .send()
-        .await;
+    let result = c.iam.delete_role_policy().role_name(role).policy_name(name).send().await;
     absent_on(result, NO_SUCH_ENTITY).map(drop)
 }
 
@@ -468,14 +344,7 @@ async fn delete_inline_policy(c: &Clients, role: &str, name: &str) -> ProviderRe
 
 async fn read_instance_profile(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let name = str_field(req, "name")?;
-    let found = absent_on(
-        c.iam
-            .get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await,
-        NO_SUCH_ENTITY,
-    )?;
+    let found = absent_on(c.iam.get_instance_profile().instance_profile_name(name).send().await, NO_SUCH_ENTITY)?;
     let Some(profile) = found.as_ref().and_then(|out| out.instance_profile()) else {
         return Ok(None);
     };
@@ -494,24 +363,11 @@ async fn read_instance_profile(c: &Clients, req: &NodeRequest<'_>) -> ProviderRe
 
 /// Names of the roles in the instance profile, `None` when it does not exist.
 async fn profile_roles(c: &Clients, name: &str) -> ProviderResult<Option<Vec<String>>> {
-    let found = absent_on(
-        c.iam
-            .get_instance_profile()
-            .instance_profile_name(name)
-            .send()
-            .await,
-        NO_SUCH_ENTITY,
-    )?;
+    let found = absent_on(c.iam.get_instance_profile().instance_profile_name(name).send().await, NO_SUCH_ENTITY)?;
     Ok(found
         .as_ref()
         .and_then(|out| out.instance_profile())
-        .map(|profile| {
-            profile
-                .roles()
-                .iter()
-                .map(|role| role.role_name().to_owned())
-                .collect()
-        }))
+        .map(|profile| profile.roles().iter().map(|role| role.role_name().to_owned()).collect()))
 }
 
 async fn add_role(c: &Clients, profile: &str, role: &str) -> ProviderResult<()> {
@@ -526,13 +382,7 @@ async fn add_role(c: &Clients, profile: &str, role: &str) -> ProviderResult<()> 
 }
 
 async fn remove_role(c: &Clients, profile: &str, role: &str) -> ProviderResult<()> {
-    let result = c
-        .iam
-        .remove_role_from_instance_profile()
-        .instance_profile_name(profile)
-        .role_name(role)
-        .send()
-        .await;
+    let result = c.iam.remove_role_from_instance_profile().instance_profile_name(profile).role_name(role).send().await;
     absent_on(result, NO_SUCH_ENTITY).map(drop)
 }
 
@@ -589,28 +439,19 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> ProviderResult<Option<Vec<Tag>>>
     if tags.is_empty() {
         return Ok(None);
     }
-    let tags = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build());
-    tags.collect::<Result<_, _>>()
-        .map(Some)
-        .map_err(|e| ProviderError::new(format!("invalid tag: {e}")))
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build());
+    tags.collect::<Result<_, _>>().map(Some).map_err(|e| ProviderError::new(format!("invalid tag: {e}")))
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect()
+    tags.iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect()
 }
 
 /// A desired policy document as the JSON text IAM takes.
 fn document(req: &NodeRequest<'_>, field: &str) -> ProviderResult<String> {
     match req.desired.get(field) {
         Some(doc @ Value::Object(_)) => Ok(doc.to_string()),
-        _ => Err(ProviderError::new(format!(
-            "{}: desired state lacks policy object `{field}`",
-            req.address
-        ))),
+        _ => Err(ProviderError::new(format!("{}: desired state lacks policy object `{field}`", req.address))),
     }
 }
 
@@ -624,19 +465,11 @@ fn decode_document(req: &NodeRequest<'_>, text: &str) -> ProviderResult<Value> {
     urlencoding::decode(text)
         .ok()
         .and_then(|decoded| serde_json::from_str(&decoded).ok())
-        .ok_or_else(|| {
-            ProviderError::new(format!(
-                "{}: IAM returned a policy document that is not JSON",
-                req.address
-            ))
-        })
+        .ok_or_else(|| ProviderError::new(format!("{}: IAM returned a policy document that is not JSON", req.address)))
 }
 
 fn named(name: &str, arn: &str) -> Outputs {
-    Outputs::from([
-        ("name".to_owned(), json!(name)),
-        ("arn".to_owned(), json!(arn)),
-    ])
+    Outputs::from([("name".to_owned(), json!(name)), ("arn".to_owned(), json!(arn))])
 }
 
 fn missing(req: &NodeRequest<'_>, what: &str) -> ProviderError {

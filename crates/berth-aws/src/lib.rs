@@ -164,7 +164,9 @@ impl Provider for AwsProvider {
             | Kind::IamRolePolicyAttachment
             | Kind::IamRoleInlinePolicy
             | Kind::IamInstanceProfile => iam::read(c, req).await,
-            Kind::S3Bucket | Kind::S3PublicAccessBlock | Kind::S3BucketPolicy | Kind::S3Object => s3::read(c, req).await,
+            Kind::S3Bucket | Kind::S3PublicAccessBlock | Kind::S3BucketPolicy | Kind::S3Object => {
+                s3::read(c, req).await
+            }
             Kind::LogGroup => logs::read(c, req).await,
             Kind::AutoscalingGroup => autoscaling::read(c, req).await,
             Kind::CapacityProvider

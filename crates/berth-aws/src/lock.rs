@@ -20,7 +20,8 @@ pub struct LockLocation {
 impl LockLocation {
     /// Parses `s3://bucket/key`.
     pub fn parse(url: &str) -> Result<LockLocation, String> {
-        let rest = url.strip_prefix("s3://").ok_or_else(|| format!("lock location `{url}` must look like s3://bucket/key"))?;
+        let rest =
+            url.strip_prefix("s3://").ok_or_else(|| format!("lock location `{url}` must look like s3://bucket/key"))?;
         match rest.split_once('/') {
             Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
                 Ok(LockLocation { bucket: bucket.into(), key: key.into() })
@@ -80,7 +81,9 @@ impl AwsProvider {
         let who = format!(
             "{}@{}",
             std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "unknown-host".into())
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "unknown-host".into())
         );
         let body = json!({ "id": id, "stack": stack, "who": who, "operation": operation, "since": now() });
         let put = self
@@ -97,7 +100,10 @@ impl AwsProvider {
         match put {
             Ok(_) => Ok(HeldLock { location: location.clone(), id }),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412 || r.status().as_u16() == 409) => {
-                let holder = self.lock_holder(location).await?.ok_or_else(|| LockError::NotLocked(format!("{}/{}", location.bucket, location.key)))?;
+                let holder = self
+                    .lock_holder(location)
+                    .await?
+                    .ok_or_else(|| LockError::NotLocked(format!("{}/{}", location.bucket, location.key)))?;
                 Err(LockError::Held { stack: stack.into(), holder })
             }
             Err(e) => Err(LockError::Aws(aws_error(e))),
@@ -130,7 +136,8 @@ impl AwsProvider {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => return Err(LockError::Aws(aws_error(e))),
         };
-        let bytes = object.body.collect().await.map_err(|e| ProviderError::new(format!("reading the lock: {e}")))?.into_bytes();
+        let bytes =
+            object.body.collect().await.map_err(|e| ProviderError::new(format!("reading the lock: {e}")))?.into_bytes();
         let value: Value = serde_json::from_slice(&bytes).unwrap_or_default();
         let text = |k: &str| value.get(k).and_then(Value::as_str).unwrap_or("unknown").to_owned();
         Ok(Some(LockHolder {
@@ -148,7 +155,10 @@ mod tests {
 
     #[test]
     fn lock_locations() {
-        assert_eq!(LockLocation::parse("s3://b/locks/x.json").unwrap(), LockLocation { bucket: "b".into(), key: "locks/x.json".into() });
+        assert_eq!(
+            LockLocation::parse("s3://b/locks/x.json").unwrap(),
+            LockLocation { bucket: "b".into(), key: "locks/x.json".into() }
+        );
         assert!(LockLocation::parse("b/x").is_err());
         assert!(LockLocation::parse("s3://b").is_err());
     }

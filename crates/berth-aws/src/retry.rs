@@ -13,7 +13,9 @@ pub(crate) struct RateExceeded;
 /// Whether an error text is a throttle in disguise.
 pub(crate) fn is_throttle_text(text: &str) -> bool {
     let text = text.to_ascii_lowercase();
-    ["rate exceeded", "too many requests", "throttl", "requestlimitexceeded", "slow down"].iter().any(|p| text.contains(p))
+    ["rate exceeded", "too many requests", "throttl", "requestlimitexceeded", "slow down"]
+        .iter()
+        .any(|p| text.contains(p))
 }
 
 impl ClassifyRetry for RateExceeded {

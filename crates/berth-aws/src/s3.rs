@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, Tag,
-    Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, Tag, Tagging,
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
@@ -24,12 +23,8 @@ const NO_POLICY: &[&str] = &["NoSuchBucket", "NoSuchBucketPolicy"];
 const NO_ACCESS_BLOCK: &[&str] = &["NoSuchBucket", "NoSuchPublicAccessBlockConfiguration"];
 
 /// The public access block's settings, by their desired-state field names.
-const ACCESS_BLOCK_FIELDS: [&str; 4] = [
-    "block_public_acls",
-    "ignore_public_acls",
-    "block_public_policy",
-    "restrict_public_buckets",
-];
+const ACCESS_BLOCK_FIELDS: [&str; 4] =
+    ["block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"];
 
 pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     match req.kind {
@@ -51,10 +46,7 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
                     .location_constraint(BucketLocationConstraint::from(c.region.as_str()))
                     .build()
             });
-            let call =
-                c.s3.create_bucket()
-                    .bucket(name)
-                    .set_create_bucket_configuration(location);
+            let call = c.s3.create_bucket().bucket(name).set_create_bucket_configuration(location);
             call.send().await.map_err(aws_error)?;
             put_bucket_tags(c, req).await?;
             Ok(bucket_outputs(name))
@@ -109,28 +101,16 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> 
             }
         }
         Kind::S3PublicAccessBlock => {
-            let result =
-                c.s3.delete_public_access_block()
-                    .bucket(str_field(req, "bucket")?)
-                    .send()
-                    .await;
+            let result = c.s3.delete_public_access_block().bucket(str_field(req, "bucket")?).send().await;
             absent_on(result, NO_ACCESS_BLOCK).map(drop)
         }
         Kind::S3BucketPolicy => {
-            let result =
-                c.s3.delete_bucket_policy()
-                    .bucket(str_field(req, "bucket")?)
-                    .send()
-                    .await;
+            let result = c.s3.delete_bucket_policy().bucket(str_field(req, "bucket")?).send().await;
             absent_on(result, NO_POLICY).map(drop)
         }
         Kind::S3Object => {
             let (bucket, key) = (str_field(req, "bucket")?, str_field(req, "key")?);
-            absent_on(
-                c.s3.delete_object().bucket(bucket).key(key).send().await,
-                NO_OBJECT,
-            )
-            .map(drop)
+            absent_on(c.s3.delete_object().bucket(bucket).key(key).send().await, NO_OBJECT).map(drop)
         }
         other => Err(not_s3(other)),
     }
@@ -153,16 +133,8 @@ async fn read_bucket(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Optio
     if absent_on(c.s3.head_bucket().bucket(name).send().await, NO_BUCKET)?.is_none() {
         return Ok(None);
     }
-    let tags = absent_on(
-        c.s3.get_bucket_tagging().bucket(name).send().await,
-        &["NoSuchTagSet"],
-    )?;
-    let tags = tags.map(|out| {
-        out.tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect()
-    });
+    let tags = absent_on(c.s3.get_bucket_tagging().bucket(name).send().await, &["NoSuchTagSet"])?;
+    let tags = tags.map(|out| out.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect());
     Ok(Some(Live {
         state: json!({ "name": name }),
         outputs: bucket_outputs(name),
@@ -176,30 +148,16 @@ async fn put_bucket_tags(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<(
     let name = str_field(req, "name")?;
     let tags = desired_tags(req);
     if tags.is_empty() {
-        c.s3.delete_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(aws_error)?;
+        c.s3.delete_bucket_tagging().bucket(name).send().await.map_err(aws_error)?;
         return Ok(());
     }
-    let tagging = Tagging::builder()
-        .set_tag_set(Some(sdk_tags(&tags)?))
-        .build()
-        .map_err(invalid_tags)?;
-    c.s3.put_bucket_tagging()
-        .bucket(name)
-        .tagging(tagging)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let tagging = Tagging::builder().set_tag_set(Some(sdk_tags(&tags)?)).build().map_err(invalid_tags)?;
+    c.s3.put_bucket_tagging().bucket(name).tagging(tagging).send().await.map_err(aws_error)?;
     Ok(())
 }
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> ProviderResult<Vec<Tag>> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid_tags))
-        .collect()
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(invalid_tags)).collect()
 }
 
 fn invalid_tags(e: impl std::fmt::Display) -> ProviderError {
@@ -207,10 +165,7 @@ fn invalid_tags(e: impl std::fmt::Display) -> ProviderError {
 }
 
 fn bucket_outputs(name: &str) -> Outputs {
-    Outputs::from([
-        ("name".to_owned(), json!(name)),
-        ("arn".to_owned(), json!(format!("arn:aws:s3:::{name}"))),
-    ])
+    Outputs::from([("name".to_owned(), json!(name)), ("arn".to_owned(), json!(format!("arn:aws:s3:::{name}")))])
 }
 
 // ---------------------------------------------------------------- public access block
@@ -233,11 +188,7 @@ async fn read_access_block(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
     for (field, on) in ACCESS_BLOCK_FIELDS.iter().zip(settings) {
         state[*field] = json!(on.unwrap_or(false));
     }
-    Ok(Some(Live {
-        state,
-        outputs: Outputs::new(),
-        tags: None,
-    }))
+    Ok(Some(Live { state, outputs: Outputs::new(), tags: None }))
 }
 
 async fn put_access_block(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
@@ -250,9 +201,7 @@ async fn put_access_block(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<
         .set_restrict_public_buckets(restrict)
         .build();
     let call =
-        c.s3.put_public_access_block()
-            .bucket(str_field(req, "bucket")?)
-            .public_access_block_configuration(config);
+        c.s3.put_public_access_block().bucket(str_field(req, "bucket")?).public_access_block_configuration(config);
     call.send().await.map_err(aws_error)?;
     Ok(Outputs::new())
 }
@@ -261,42 +210,20 @@ async fn put_access_block(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<
 
 async fn read_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let bucket = str_field(req, "bucket")?;
-    let Some(out) = absent_on(
-        c.s3.get_bucket_policy().bucket(bucket).send().await,
-        NO_POLICY,
-    )?
-    else {
+    let Some(out) = absent_on(c.s3.get_bucket_policy().bucket(bucket).send().await, NO_POLICY)? else {
         return Ok(None);
     };
-    let policy: Value = serde_json::from_str(out.policy().unwrap_or_default()).map_err(|e| {
-        ProviderError::new(format!(
-            "{}: the bucket policy is not JSON: {e}",
-            req.address
-        ))
-    })?;
-    Ok(Some(Live {
-        state: json!({ "bucket": bucket, "policy": policy }),
-        outputs: Outputs::new(),
-        tags: None,
-    }))
+    let policy: Value = serde_json::from_str(out.policy().unwrap_or_default())
+        .map_err(|e| ProviderError::new(format!("{}: the bucket policy is not JSON: {e}", req.address)))?;
+    Ok(Some(Live { state: json!({ "bucket": bucket, "policy": policy }), outputs: Outputs::new(), tags: None }))
 }
 
 async fn put_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let policy = match req.desired.get("policy") {
         Some(policy @ Value::Object(_)) => policy.to_string(),
-        _ => {
-            return Err(ProviderError::new(format!(
-                "{}: desired state lacks policy object `policy`",
-                req.address
-            )))
-        }
+        _ => return Err(ProviderError::new(format!("{}: desired state lacks policy object `policy`", req.address))),
     };
-    c.s3.put_bucket_policy()
-        .bucket(str_field(req, "bucket")?)
-        .policy(policy)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    c.s3.put_bucket_policy().bucket(str_field(req, "bucket")?).policy(policy).send().await.map_err(aws_error)?;
     Ok(Outputs::new())
 }
 
@@ -304,11 +231,7 @@ async fn put_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Output
 
 async fn read_object(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let (bucket, key) = (str_field(req, "bucket")?, str_field(req, "key")?);
-    let Some(out) = absent_on(
-        c.s3.get_object().bucket(bucket).key(key).send().await,
-        NO_OBJECT,
-    )?
-    else {
+    let Some(out) = absent_on(c.s3.get_object().bucket(bucket).key(key).send().await, NO_OBJECT)? else {
         return Ok(None);
     };
     let outputs = object_outputs(bucket, key, out.e_tag());
@@ -317,20 +240,15 @@ async fn read_object(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Optio
         state["content_type"] = json!(content_type);
     }
     // The error is about the transfer, never the content, so it is safe to show.
-    let body = out.body.collect().await.map_err(|e| {
-        ProviderError::new(format!(
-            "{}: reading s3://{bucket}/{key} failed: {e}",
-            req.address
-        ))
-    })?;
+    let body = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| ProviderError::new(format!("{}: reading s3://{bucket}/{key} failed: {e}", req.address)))?;
     // Bytes that are not UTF-8 read as different content, so the engine
     // overwrites them with the desired text.
     state["content"] = json!(String::from_utf8_lossy(&body.into_bytes()));
-    Ok(Some(Live {
-        state,
-        outputs,
-        tags: None,
-    }))
+    Ok(Some(Live { state, outputs, tags: None }))
 }
 
 async fn put_object(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
@@ -350,10 +268,7 @@ async fn put_object(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Output
 
 /// The ETag without the quotes S3 wraps it in.
 fn object_outputs(bucket: &str, key: &str, etag: Option<&str>) -> Outputs {
-    let mut outputs = Outputs::from([(
-        "arn".to_owned(),
-        json!(format!("arn:aws:s3:::{bucket}/{key}")),
-    )]);
+    let mut outputs = Outputs::from([("arn".to_owned(), json!(format!("arn:aws:s3:::{bucket}/{key}")))]);
     if let Some(etag) = etag {
         outputs.insert("etag".to_owned(), json!(etag.trim_matches('"')));
     }

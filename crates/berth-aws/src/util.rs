@@ -53,11 +53,8 @@ pub(crate) fn tag_changes(
     live: &BTreeMap<String, String>,
     desired: &BTreeMap<String, String>,
 ) -> (BTreeMap<String, String>, Vec<String>) {
-    let upsert = desired
-        .iter()
-        .filter(|(k, v)| live.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let upsert =
+        desired.iter().filter(|(k, v)| live.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     let remove = live.keys().filter(|k| !desired.contains_key(*k)).cloned().collect();
     (upsert, remove)
 }
@@ -87,10 +84,7 @@ pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
 
 /// The `arn` output of a live resource, which updates and deletes act on.
 pub(crate) fn live_arn<'a>(req: &NodeRequest<'_>, live: &'a Live) -> ProviderResult<&'a str> {
-    live.outputs
-        .get("arn")
-        .and_then(Value::as_str)
-        .ok_or_else(|| invalid(req, "live resource has no `arn`"))
+    live.outputs.get("arn").and_then(Value::as_str).ok_or_else(|| invalid(req, "live resource has no `arn`"))
 }
 
 /// A JSON object in the documented shape: absent values and empty lists are
@@ -111,11 +105,7 @@ impl Shape {
         }
     }
 
-    pub(crate) fn list<T: Into<Value>>(
-        self,
-        key: &str,
-        items: impl IntoIterator<Item = T>,
-    ) -> Self {
+    pub(crate) fn list<T: Into<Value>>(self, key: &str, items: impl IntoIterator<Item = T>) -> Self {
         let items: Vec<Value> = items.into_iter().map(Into::into).collect();
         if items.is_empty() {
             self
@@ -128,4 +118,3 @@ impl Shape {
         Value::Object(self.0)
     }
 }
-

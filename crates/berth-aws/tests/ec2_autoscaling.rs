@@ -13,10 +13,8 @@ use berth_testkit::{Moto, REGION};
 use serde_json::{json, Value};
 
 const STACK: &str = "ec2-test";
-const PUBLIC_KEY: &str =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkpRfH3yThh9JaIgWA/6yOMmwCcPEys5mrFF28e8rrT";
-const ECS_AMI_PARAMETER: &str =
-    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkpRfH3yThh9JaIgWA/6yOMmwCcPEys5mrFF28e8rrT";
+const ECS_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 
 async fn provider(moto: &Moto) -> AwsProvider {
     berth_testkit::use_test_credentials();
@@ -40,45 +38,29 @@ struct Node {
 impl Node {
     /// A node whose desired state carries berth's ownership tags and two of its own.
     fn tagged(kind: Kind, address: &str, mut desired: Value) -> Node {
-        desired["tags"] =
-            json!({ STACK_TAG: STACK, ID_TAG: address, "team": "platform", "owner": "alice" });
+        desired["tags"] = json!({ STACK_TAG: STACK, ID_TAG: address, "team": "platform", "owner": "alice" });
         Node::untagged(kind, address, desired)
     }
 
     fn untagged(kind: Kind, address: &str, desired: Value) -> Node {
-        Node {
-            kind,
-            address: address.into(),
-            desired,
-        }
+        Node { kind, address: address.into(), desired }
     }
 
     fn request(&self) -> NodeRequest<'_> {
-        NodeRequest {
-            stack: STACK,
-            address: &self.address,
-            kind: self.kind,
-            desired: &self.desired,
-        }
+        NodeRequest { stack: STACK, address: &self.address, kind: self.kind, desired: &self.desired }
     }
 
     async fn read(&self, p: &AwsProvider) -> Option<Live> {
-        p.read(&self.request())
-            .await
-            .unwrap_or_else(|e| panic!("read {}: {e}", self.address))
+        p.read(&self.request()).await.unwrap_or_else(|e| panic!("read {}: {e}", self.address))
     }
 
     /// Reads the node and checks that AWS holds exactly its desired state.
     async fn read_matching(&self, p: &AwsProvider) -> Live {
-        let live = self
-            .read(p)
-            .await
-            .unwrap_or_else(|| panic!("{} is missing", self.address));
+        let live = self.read(p).await.unwrap_or_else(|| panic!("{} is missing", self.address));
         let mut state = self.desired.clone();
         let tags = state.as_object_mut().and_then(|s| s.remove("tags"));
         assert_eq!(live.state, state, "{}: live state", self.address);
-        let tags: Option<BTreeMap<String, String>> =
-            tags.map(|t| serde_json::from_value(t).expect("string tags"));
+        let tags: Option<BTreeMap<String, String>> = tags.map(|t| serde_json::from_value(t).expect("string tags"));
         assert_eq!(live.tags, tags, "{}: live tags", self.address);
         live
     }
@@ -86,33 +68,16 @@ impl Node {
     /// Creates the node and checks the read-back and that create's outputs are
     /// the ones a read gives.
     async fn create(&self, p: &AwsProvider) -> Live {
-        assert!(
-            self.read(p).await.is_none(),
-            "{} exists before create",
-            self.address
-        );
-        let outputs = p
-            .create(&self.request())
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e}", self.address));
+        assert!(self.read(p).await.is_none(), "{} exists before create", self.address);
+        let outputs = p.create(&self.request()).await.unwrap_or_else(|e| panic!("create {}: {e}", self.address));
         let live = self.read_matching(p).await;
-        assert_eq!(
-            live.outputs, outputs,
-            "{}: outputs of create and read",
-            self.address
-        );
+        assert_eq!(live.outputs, outputs, "{}: outputs of create and read", self.address);
         live
     }
 
     /// Sets (or, with `None`, removes) one field, updates in place and checks
     /// the read-back.
-    async fn update(
-        &mut self,
-        p: &AwsProvider,
-        live: &Live,
-        field: &str,
-        value: Option<Value>,
-    ) -> (Outputs, Live) {
+    async fn update(&mut self, p: &AwsProvider, live: &Live, field: &str, value: Option<Value>) -> (Outputs, Live) {
         let fields = self.desired.as_object_mut().expect("object");
         match value {
             Some(value) => fields.insert(field.into(), value),
@@ -127,44 +92,27 @@ impl Node {
 
     /// Changes one tag, adds one and removes one.
     async fn retag(&mut self, p: &AwsProvider, live: &Live) -> Live {
-        let tags =
-            json!({ STACK_TAG: STACK, ID_TAG: self.address, "team": "ops", "cost-center": "42" });
+        let tags = json!({ STACK_TAG: STACK, ID_TAG: self.address, "team": "ops", "cost-center": "42" });
         self.update(p, live, "tags", Some(tags)).await.1
     }
 
     /// Deletes the node, checks it is gone and that deleting again is fine.
     async fn delete(&self, p: &AwsProvider, live: &Live) {
-        p.delete(&self.request(), live)
-            .await
-            .unwrap_or_else(|e| panic!("delete {}: {e}", self.address));
-        assert!(
-            self.read(p).await.is_none(),
-            "{} still exists after delete",
-            self.address
-        );
-        p.delete(&self.request(), live)
-            .await
-            .unwrap_or_else(|e| panic!("delete {} again: {e}", self.address));
+        p.delete(&self.request(), live).await.unwrap_or_else(|e| panic!("delete {}: {e}", self.address));
+        assert!(self.read(p).await.is_none(), "{} still exists after delete", self.address);
+        p.delete(&self.request(), live).await.unwrap_or_else(|e| panic!("delete {} again: {e}", self.address));
     }
 }
 
 fn output<'a>(live: &'a Live, key: &str) -> &'a str {
-    live.outputs
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string output `{key}`"))
+    live.outputs.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("no string output `{key}`"))
 }
 
 /// The default VPC's id and its subnets, from the network data source.
 async fn default_network(p: &AwsProvider) -> (String, Vec<String>) {
-    let network = Node::untagged(
-        Kind::Network,
-        "network",
-        json!({ "vpc": "default", "subnets": "default" }),
-    );
+    let network = Node::untagged(Kind::Network, "network", json!({ "vpc": "default", "subnets": "default" }));
     let live = network.read_matching(p).await;
-    let subnets: Vec<String> =
-        serde_json::from_value(live.outputs["subnet_ids"].clone()).expect("subnet ids");
+    let subnets: Vec<String> = serde_json::from_value(live.outputs["subnet_ids"].clone()).expect("subnet ids");
     (output(&live, "vpc_id").to_owned(), subnets)
 }
 
@@ -176,18 +124,11 @@ async fn network_reads_default_or_named_vpc_and_subnets() {
     let (vpc_id, subnets) = default_network(&p).await;
     assert!(vpc_id.starts_with("vpc-"), "{vpc_id}");
     assert!(subnets.len() >= 2, "{subnets:?}");
-    assert!(
-        subnets.windows(2).all(|w| w[0] < w[1]),
-        "subnet ids sorted: {subnets:?}"
-    );
+    assert!(subnets.windows(2).all(|w| w[0] < w[1]), "subnet ids sorted: {subnets:?}");
 
     // Named ones come back as given in state, sorted in the outputs.
     let listed = json!([subnets[1], subnets[0]]);
-    let named = Node::untagged(
-        Kind::Network,
-        "network",
-        json!({ "vpc": vpc_id, "subnets": listed }),
-    );
+    let named = Node::untagged(Kind::Network, "network", json!({ "vpc": vpc_id, "subnets": listed }));
     let live = named.read_matching(&p).await;
     assert_eq!(live.outputs["vpc_id"], json!(vpc_id));
     assert_eq!(live.outputs["subnet_ids"], json!([subnets[0], subnets[1]]));
@@ -197,11 +138,7 @@ async fn network_reads_default_or_named_vpc_and_subnets() {
         json!({ "vpc": vpc_id, "subnets": ["subnet-0123456789abcdef0"] }),
     ] {
         let node = Node::untagged(Kind::Network, "network", missing);
-        assert!(
-            node.read(&p).await.is_none(),
-            "{} should be absent",
-            node.desired
-        );
+        assert!(node.read(&p).await.is_none(), "{} should be absent", node.desired);
     }
 }
 
@@ -209,11 +146,7 @@ async fn network_reads_default_or_named_vpc_and_subnets() {
 async fn key_pair_lifecycle() {
     let moto = Moto::start();
     let p = provider(&moto).await;
-    let mut key = Node::tagged(
-        Kind::KeyPair,
-        "key_pairs.admin",
-        json!({ "name": "admin", "public_key": PUBLIC_KEY }),
-    );
+    let mut key = Node::tagged(Kind::KeyPair, "key_pairs.admin", json!({ "name": "admin", "public_key": PUBLIC_KEY }));
 
     let live = key.create(&p).await;
     assert_eq!(live.outputs["name"], json!("admin"));
@@ -230,13 +163,8 @@ async fn security_group_and_ingress_lifecycle() {
     let (vpc_id, _) = default_network(&p).await;
 
     let group = |name: &str| {
-        let desired =
-            json!({ "name": name, "description": format!("{name} traffic"), "vpc_id": vpc_id });
-        Node::tagged(
-            Kind::SecurityGroup,
-            &format!("security_groups.{name}"),
-            desired,
-        )
+        let desired = json!({ "name": name, "description": format!("{name} traffic"), "vpc_id": vpc_id });
+        Node::tagged(Kind::SecurityGroup, &format!("security_groups.{name}"), desired)
     };
     let mut alb = group("alb");
     let instances = group("instances");
@@ -248,9 +176,7 @@ async fn security_group_and_ingress_lifecycle() {
     assert_eq!(alb_live.outputs["name"], json!("alb"));
     let alb_live = alb.retag(&p, &alb_live).await;
 
-    let rule = |address: &str, desired: Value| {
-        Node::untagged(Kind::SecurityGroupIngress, address, desired)
-    };
+    let rule = |address: &str, desired: Value| Node::untagged(Kind::SecurityGroupIngress, address, desired);
     let mut http = rule(
         "security_groups.alb.ingress[tcp:80:0.0.0.0/0]",
         json!({ "group_id": alb_id, "protocol": "tcp", "from_port": 80, "to_port": 80,
@@ -272,19 +198,10 @@ async fn security_group_and_ingress_lifecycle() {
     assert!(output(&http_live, "id").starts_with("sgr-"));
     assert_ne!(output(&from_alb_live, "id"), output(&vpc_all_live, "id"));
 
-    let (outputs, http_live) = http
-        .update(&p, &http_live, "description", Some(json!("web")))
-        .await;
+    let (outputs, http_live) = http.update(&p, &http_live, "description", Some(json!("web"))).await;
     assert_eq!(outputs, http_live.outputs, "the rule keeps its id");
     let (_, http_live) = http.update(&p, &http_live, "description", None).await;
-    let (_, from_alb_live) = from_alb
-        .update(
-            &p,
-            &from_alb_live,
-            "description",
-            Some(json!("from the ALB")),
-        )
-        .await;
+    let (_, from_alb_live) = from_alb.update(&p, &from_alb_live, "description", Some(json!("from the ALB"))).await;
 
     http.delete(&p, &http_live).await;
     from_alb.delete(&p, &from_alb_live).await;
@@ -298,11 +215,7 @@ async fn launch_template_and_autoscaling_group_lifecycle() {
     let moto = Moto::start();
     let p = provider(&moto).await;
     let (vpc_id, subnets) = default_network(&p).await;
-    let ami = Node::untagged(
-        Kind::SsmParameter,
-        "clusters.app.ami",
-        json!({ "name": ECS_AMI_PARAMETER }),
-    );
+    let ami = Node::untagged(Kind::SsmParameter, "clusters.app.ami", json!({ "name": ECS_AMI_PARAMETER }));
     let image_id = output(&ami.read(&p).await.expect("ECS AMI parameter"), "value").to_owned();
 
     let group = Node::tagged(
@@ -342,35 +255,21 @@ async fn launch_template_and_autoscaling_group_lifecycle() {
         }),
     );
     let asg_live = asg.create(&p).await;
-    assert!(
-        output(&asg_live, "arn").starts_with("arn:aws:autoscaling:"),
-        "{:?}",
-        asg_live.outputs
-    );
+    assert!(output(&asg_live, "arn").starts_with("arn:aws:autoscaling:"), "{:?}", asg_live.outputs);
     assert_eq!(asg_live.outputs["name"], json!("app-instances"));
     let (outputs, asg_live) = asg.update(&p, &asg_live, "max_size", Some(json!(3))).await;
     assert_eq!(outputs, asg_live.outputs);
-    let (_, asg_live) = asg
-        .update(&p, &asg_live, "desired_capacity", Some(json!(2)))
-        .await;
-    let (_, asg_live) = asg
-        .update(&p, &asg_live, "subnet_ids", Some(json!([subnets[0]])))
-        .await;
+    let (_, asg_live) = asg.update(&p, &asg_live, "desired_capacity", Some(json!(2))).await;
+    let (_, asg_live) = asg.update(&p, &asg_live, "subnet_ids", Some(json!([subnets[0]]))).await;
     let asg_live = asg.retag(&p, &asg_live).await;
 
     // After the group's changes: moto 5.2.1 stores the UserData of
     // CreateLaunchTemplateVersion undecoded and then fails (500) to launch
     // instances from that version. AWS has no such problem.
-    let (outputs, template_live) = template
-        .update(&p, &template_live, "instance_type", Some(json!("t3.small")))
-        .await;
+    let (outputs, template_live) = template.update(&p, &template_live, "instance_type", Some(json!("t3.small"))).await;
     assert_eq!(outputs["latest_version"], json!("2"));
     assert_eq!(template_live.outputs["latest_version"], json!("2"));
-    assert_eq!(
-        template_live.outputs["id"],
-        json!(template_id),
-        "same template, new version"
-    );
+    assert_eq!(template_live.outputs["id"], json!(template_id), "same template, new version");
     let (_, template_live) = template.update(&p, &template_live, "key_name", None).await;
     let template_live = template.retag(&p, &template_live).await;
 

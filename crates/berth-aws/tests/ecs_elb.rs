@@ -40,26 +40,15 @@ impl Node {
     }
 
     fn untagged(kind: Kind, address: &str, desired: Value) -> Node {
-        Node {
-            kind,
-            address: address.into(),
-            desired,
-        }
+        Node { kind, address: address.into(), desired }
     }
 
     fn request(&self) -> NodeRequest<'_> {
-        NodeRequest {
-            stack: STACK,
-            address: &self.address,
-            kind: self.kind,
-            desired: &self.desired,
-        }
+        NodeRequest { stack: STACK, address: &self.address, kind: self.kind, desired: &self.desired }
     }
 
     fn desired_tags(&self) -> Option<BTreeMap<String, String>> {
-        self.desired
-            .get("tags")
-            .map(|t| serde_json::from_value(t.clone()).expect("string tags"))
+        self.desired.get("tags").map(|t| serde_json::from_value(t.clone()).expect("string tags"))
     }
 
     fn desired_state(&self) -> Value {
@@ -69,51 +58,30 @@ impl Node {
     }
 
     async fn read(&self, p: &AwsProvider) -> Option<Live> {
-        p.read(&self.request())
-            .await
-            .unwrap_or_else(|e| panic!("read {}: {e}", self.address))
+        p.read(&self.request()).await.unwrap_or_else(|e| panic!("read {}: {e}", self.address))
     }
 
     /// Reads the node and checks that AWS holds exactly its desired state
     /// (normalized for kinds the engine normalizes).
     async fn read_matching(&self, p: &AwsProvider) -> Live {
-        let live = self
-            .read(p)
-            .await
-            .unwrap_or_else(|| panic!("{} is missing", self.address));
+        let live = self.read(p).await.unwrap_or_else(|| panic!("{} is missing", self.address));
         assert_eq!(
             normalize(self.kind, &live.state),
             normalize(self.kind, &self.desired_state()),
             "{}: live state",
             self.address
         );
-        assert_eq!(
-            live.tags,
-            self.desired_tags(),
-            "{}: live tags",
-            self.address
-        );
+        assert_eq!(live.tags, self.desired_tags(), "{}: live tags", self.address);
         live
     }
 
     /// Creates the node, checks the read-back and that create's outputs are
     /// the ones a read gives.
     async fn create(&self, p: &AwsProvider) -> Live {
-        assert!(
-            self.read(p).await.is_none(),
-            "{} exists before create",
-            self.address
-        );
-        let outputs = p
-            .create(&self.request())
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e}", self.address));
+        assert!(self.read(p).await.is_none(), "{} exists before create", self.address);
+        let outputs = p.create(&self.request()).await.unwrap_or_else(|e| panic!("create {}: {e}", self.address));
         let live = self.read_matching(p).await;
-        assert_eq!(
-            live.outputs, outputs,
-            "{}: outputs of create and read",
-            self.address
-        );
+        assert_eq!(live.outputs, outputs, "{}: outputs of create and read", self.address);
         live
     }
 
@@ -138,33 +106,20 @@ impl Node {
 
     /// Changes one tag, adds one and removes one.
     async fn retag(&mut self, p: &AwsProvider, live: &Live) -> Live {
-        let tags =
-            json!({ STACK_TAG: STACK, ID_TAG: self.address, "team": "ops", "cost-center": "42" });
+        let tags = json!({ STACK_TAG: STACK, ID_TAG: self.address, "team": "ops", "cost-center": "42" });
         self.update(p, live, json!({ "tags": tags })).await.1
     }
 
     /// Deletes the node, checks it is gone and that deleting again is fine.
     async fn delete(&self, p: &AwsProvider, live: &Live) {
-        p.delete(&self.request(), live)
-            .await
-            .unwrap_or_else(|e| panic!("delete {}: {e}", self.address));
-        assert!(
-            self.read(p).await.is_none(),
-            "{} still exists after delete",
-            self.address
-        );
-        p.delete(&self.request(), live)
-            .await
-            .unwrap_or_else(|e| panic!("delete {} again: {e}", self.address));
+        p.delete(&self.request(), live).await.unwrap_or_else(|e| panic!("delete {}: {e}", self.address));
+        assert!(self.read(p).await.is_none(), "{} still exists after delete", self.address);
+        p.delete(&self.request(), live).await.unwrap_or_else(|e| panic!("delete {} again: {e}", self.address));
     }
 }
 
 fn output(outputs: &Outputs, key: &str) -> String {
-    outputs
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string output `{key}` in {outputs:?}"))
-        .into()
+    outputs.get(key).and_then(Value::as_str).unwrap_or_else(|| panic!("no string output `{key}` in {outputs:?}")).into()
 }
 
 /// What ELB needs from EC2, made with the SDK directly.
@@ -184,28 +139,17 @@ async fn network(moto: &Moto) -> Network {
         .send()
         .await
         .expect("describe VPCs");
-    let vpc_id = vpcs
-        .vpcs()
-        .first()
-        .and_then(|v| v.vpc_id())
-        .expect("moto has a default VPC")
-        .to_owned();
+    let vpc_id = vpcs.vpcs().first().and_then(|v| v.vpc_id()).expect("moto has a default VPC").to_owned();
     let subnets = ec2
         .describe_subnets()
         .filters(Filter::builder().name("vpc-id").values(&vpc_id).build())
         .send()
         .await
         .expect("describe subnets");
-    let mut subnet_ids: Vec<String> = subnets
-        .subnets()
-        .iter()
-        .filter_map(|s| s.subnet_id().map(str::to_owned))
-        .collect();
+    let mut subnet_ids: Vec<String> =
+        subnets.subnets().iter().filter_map(|s| s.subnet_id().map(str::to_owned)).collect();
     subnet_ids.sort();
-    assert!(
-        subnet_ids.len() >= 2,
-        "an ALB needs two subnets: {subnet_ids:?}"
-    );
+    assert!(subnet_ids.len() >= 2, "an ALB needs two subnets: {subnet_ids:?}");
     let mut groups = Vec::new();
     for name in ["alb-a", "alb-b"] {
         let group = ec2
@@ -219,11 +163,7 @@ async fn network(moto: &Moto) -> Network {
         groups.push(group.group_id().expect("group id").to_owned());
     }
     let groups = groups.try_into().expect("two groups");
-    Network {
-        vpc_id,
-        subnet_ids,
-        groups,
-    }
+    Network { vpc_id, subnet_ids, groups }
 }
 
 /// A real auto scaling group (of no instances) for a capacity provider.
@@ -242,18 +182,13 @@ async fn autoscaling_group_arn(moto: &Moto, subnet: &str) -> String {
         .send()
         .await
         .expect("create launch template");
-    let template_id = template
-        .launch_template()
-        .and_then(|t| t.launch_template_id())
-        .expect("template id");
+    let template_id = template.launch_template().and_then(|t| t.launch_template_id()).expect("template id");
     let autoscaling = aws_sdk_autoscaling::Client::new(&config);
     autoscaling
         .create_auto_scaling_group()
         .auto_scaling_group_name("ecs-instances")
         .launch_template(
-            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder()
-                .launch_template_id(template_id)
-                .build(),
+            aws_sdk_autoscaling::types::LaunchTemplateSpecification::builder().launch_template_id(template_id).build(),
         )
         .min_size(0)
         .max_size(0)
@@ -267,12 +202,7 @@ async fn autoscaling_group_arn(moto: &Moto, subnet: &str) -> String {
         .send()
         .await
         .expect("describe auto scaling groups");
-    groups
-        .auto_scaling_groups()
-        .first()
-        .and_then(|g| g.auto_scaling_group_arn())
-        .expect("group ARN")
-        .to_owned()
+    groups.auto_scaling_groups().first().and_then(|g| g.auto_scaling_group_arn()).expect("group ARN").to_owned()
 }
 
 fn awslogs(prefix: &str) -> Value {
@@ -340,17 +270,9 @@ async fn cluster_capacity_provider_and_their_association() {
     let net = network(&moto).await;
     let asg_arn = autoscaling_group_arn(&moto, &net.subnet_ids[0]).await;
 
-    let mut cluster = Node::tagged(
-        Kind::EcsCluster,
-        "clusters.ecs-sample",
-        json!({ "name": "ecs-sample" }),
-    );
+    let mut cluster = Node::tagged(Kind::EcsCluster, "clusters.ecs-sample", json!({ "name": "ecs-sample" }));
     let cluster_live = cluster.create(&p).await;
-    assert!(
-        output(&cluster_live.outputs, "arn").ends_with(":cluster/ecs-sample"),
-        "{:?}",
-        cluster_live.outputs
-    );
+    assert!(output(&cluster_live.outputs, "arn").ends_with(":cluster/ecs-sample"), "{:?}", cluster_live.outputs);
     let cluster_live = cluster.retag(&p, &cluster_live).await;
 
     let mut provider_node = Node::tagged(
@@ -378,29 +300,18 @@ async fn cluster_capacity_provider_and_their_association() {
         json!(["cp-ecs-sample"]),
         json!([{ "capacity_provider": "cp-ecs-sample", "weight": 1, "base": 0 }]),
     );
-    p.create(&assoc.request())
-        .await
-        .expect("put capacity providers");
+    p.create(&assoc.request()).await.expect("put capacity providers");
     let assoc_live = assoc.read_matching(&p).await;
     let strategy = json!([{ "capacity_provider": "cp-ecs-sample", "weight": 2, "base": 1 }]);
-    let (_, assoc_live) = assoc
-        .update(&p, &assoc_live, json!({ "default_strategy": strategy }))
-        .await;
-    p.delete(&assoc.request(), &assoc_live)
-        .await
-        .expect("clear capacity providers");
+    let (_, assoc_live) = assoc.update(&p, &assoc_live, json!({ "default_strategy": strategy })).await;
+    p.delete(&assoc.request(), &assoc_live).await.expect("clear capacity providers");
     empty.read_matching(&p).await;
 
     provider_node.delete(&p, &provider_live).await;
     cluster.delete(&p, &cluster_live).await;
     // Gone with its cluster; clearing it then is not an error.
-    assert!(
-        assoc.read(&p).await.is_none(),
-        "association outlived its cluster"
-    );
-    p.delete(&assoc.request(), &assoc_live)
-        .await
-        .expect("clear capacity providers of a deleted cluster");
+    assert!(assoc.read(&p).await.is_none(), "association outlived its cluster");
+    p.delete(&assoc.request(), &assoc_live).await.expect("clear capacity providers of a deleted cluster");
 }
 
 #[tokio::test]
@@ -413,46 +324,30 @@ async fn task_definition_revisions() {
     assert_eq!(live.outputs["revision"], json!(1));
     assert_eq!(live.outputs["family"], json!("example-app"));
     assert!(output(&live.outputs, "arn").ends_with(":task-definition/example-app:1"));
-    assert_eq!(
-        live.state["execution_role_arn"],
-        json!("arn:aws:iam::123456789012:role/ecs-task-execution")
-    );
+    assert_eq!(live.state["execution_role_arn"], json!("arn:aws:iam::123456789012:role/ecs-task-execution"));
     assert_eq!(live.state["cpu"], json!("256"));
     let proxy = container(&live, "reverse-proxy-container");
     assert_eq!(proxy["port_mappings"][0]["host_port"], json!(0));
     assert_eq!(proxy["links"], json!(["example-app-container"]));
-    assert_eq!(
-        proxy["depends_on"],
-        json!([{ "container_name": "example-app-container", "condition": "START" }])
-    );
+    assert_eq!(proxy["depends_on"], json!([{ "container_name": "example-app-container", "condition": "START" }]));
     assert_eq!(proxy["log_configuration"], awslogs("proxy"));
     assert_eq!(proxy["command"], json!(["nginx", "-g", "daemon off;"]));
     let app = container(&live, "example-app-container");
-    assert_eq!(
-        app["environment_files"],
-        json!([{ "type": "s3", "value": "arn:aws:s3:::example-config/app.env" }])
-    );
+    assert_eq!(app["environment_files"], json!([{ "type": "s3", "value": "arn:aws:s3:::example-config/app.env" }]));
     assert_eq!(app["secrets"][0]["name"], json!("DB_PASSWORD"));
     assert_eq!(app["memory"], json!(192));
 
     // A family whose name extends this one's is not one of its revisions.
     let other = task_definition("example-app-worker");
-    p.create(&other.request())
-        .await
-        .expect("register the other family");
+    p.create(&other.request()).await.expect("register the other family");
 
     // Any change but tags registers a new revision.
     let mut containers = td.desired["container_definitions"].clone();
     containers[1]["image"] = json!("nginx:1.28");
-    let (outputs, live) = td
-        .update(&p, &live, json!({ "container_definitions": containers }))
-        .await;
+    let (outputs, live) = td.update(&p, &live, json!({ "container_definitions": containers })).await;
     assert_eq!(outputs["revision"], json!(2));
     assert_eq!(live.outputs, outputs);
-    assert_eq!(
-        container(&live, "reverse-proxy-container")["image"],
-        json!("nginx:1.28")
-    );
+    assert_eq!(container(&live, "reverse-proxy-container")["image"], json!("nginx:1.28"));
 
     // Tags alone are set on the current revision.
     let live = td.retag(&p, &live).await;
@@ -460,10 +355,7 @@ async fn task_definition_revisions() {
 
     // Every ACTIVE revision goes; the other family stays.
     td.delete(&p, &live).await;
-    assert!(
-        other.read(&p).await.is_some(),
-        "deleting a family deregistered another one"
-    );
+    assert!(other.read(&p).await.is_some(), "deleting a family deregistered another one");
 }
 
 #[tokio::test]
@@ -485,9 +377,7 @@ async fn target_group_load_balancer_and_listener() {
     let mut tg = target_group("example-tg");
     let tg_live = tg.create(&p).await;
     let health = json!({ "path": "/health", "matcher": "200-399" });
-    let (_, tg_live) = tg
-        .update(&p, &tg_live, json!({ "health_check": health }))
-        .await;
+    let (_, tg_live) = tg.update(&p, &tg_live, json!({ "health_check": health })).await;
     let tg_live = tg.retag(&p, &tg_live).await;
     let other_tg = target_group("other-tg");
     let other_tg_live = other_tg.create(&p).await;
@@ -502,16 +392,8 @@ async fn target_group_load_balancer_and_listener() {
     );
     let lb_live = lb.create(&p).await;
     assert!(!output(&lb_live.outputs, "dns_name").is_empty());
-    let (_, lb_live) = lb
-        .update(
-            &p,
-            &lb_live,
-            json!({ "security_group_ids": [net.groups[1]] }),
-        )
-        .await;
-    let (_, lb_live) = lb
-        .update(&p, &lb_live, json!({ "subnet_ids": net.subnet_ids[..2] }))
-        .await;
+    let (_, lb_live) = lb.update(&p, &lb_live, json!({ "security_group_ids": [net.groups[1]] })).await;
+    let (_, lb_live) = lb.update(&p, &lb_live, json!({ "subnet_ids": net.subnet_ids[..2] })).await;
     let lb_live = lb.retag(&p, &lb_live).await;
     let lb_arn = output(&lb_live.outputs, "arn");
 
@@ -525,25 +407,17 @@ async fn target_group_load_balancer_and_listener() {
     );
     let listener_live = listener.create(&p).await;
     let other_arn = output(&other_tg_live.outputs, "arn");
-    let (_, listener_live) = listener
-        .update(&p, &listener_live, json!({ "target_group_arn": other_arn }))
-        .await;
+    let (_, listener_live) = listener.update(&p, &listener_live, json!({ "target_group_arn": other_arn })).await;
     let listener_live = listener.retag(&p, &listener_live).await;
     // Another port of the same balancer is another listener.
     let mut port_8080 = listener.desired.clone();
     port_8080["port"] = json!(8080);
-    assert!(Node::untagged(Kind::Listener, "l8080", port_8080)
-        .read(&p)
-        .await
-        .is_none());
+    assert!(Node::untagged(Kind::Listener, "l8080", port_8080).read(&p).await.is_none());
 
     listener.delete(&p, &listener_live).await;
     p.create(&listener.request()).await.expect("listener again");
     lb.delete(&p, &lb_live).await;
-    assert!(
-        listener.read(&p).await.is_none(),
-        "a listener outlived its load balancer"
-    );
+    assert!(listener.read(&p).await.is_none(), "a listener outlived its load balancer");
     tg.delete(&p, &tg_live).await;
     other_tg.delete(&p, &other_tg_live).await;
 }
@@ -554,17 +428,10 @@ async fn service_lifecycle() {
     let p = provider(&moto).await;
     let net = network(&moto).await;
 
-    let cluster = Node::tagged(
-        Kind::EcsCluster,
-        "clusters.ecs-sample",
-        json!({ "name": "ecs-sample" }),
-    );
+    let cluster = Node::tagged(Kind::EcsCluster, "clusters.ecs-sample", json!({ "name": "ecs-sample" }));
     p.create(&cluster.request()).await.expect("create cluster");
     let mut td = task_definition("example-app");
-    let rev1 = p
-        .create(&td.request())
-        .await
-        .expect("register task definition");
+    let rev1 = p.create(&td.request()).await.expect("register task definition");
     let containers = td.desired["container_definitions"].clone();
     td.desired["container_definitions"][1]["image"] = json!("nginx:1.28");
     let rev2 = p.create(&td.request()).await.expect("register revision 2");
@@ -579,10 +446,7 @@ async fn service_lifecycle() {
             "health_check": { "path": "/", "matcher": "200" },
         }),
     );
-    let tg_arn = output(
-        &p.create(&tg.request()).await.expect("create target group"),
-        "arn",
-    );
+    let tg_arn = output(&p.create(&tg.request()).await.expect("create target group"), "arn");
     let lb = Node::tagged(
         Kind::LoadBalancer,
         "load_balancers.example-alb",
@@ -591,18 +455,13 @@ async fn service_lifecycle() {
             "subnet_ids": net.subnet_ids, "security_group_ids": [net.groups[0]],
         }),
     );
-    let lb_arn = output(
-        &p.create(&lb.request()).await.expect("create load balancer"),
-        "arn",
-    );
+    let lb_arn = output(&p.create(&lb.request()).await.expect("create load balancer"), "arn");
     let listener = Node::tagged(
         Kind::Listener,
         "load_balancers.example-alb.listeners[80]",
         json!({ "load_balancer_arn": lb_arn, "port": 80, "protocol": "HTTP", "target_group_arn": tg_arn }),
     );
-    p.create(&listener.request())
-        .await
-        .expect("create listener");
+    p.create(&listener.request()).await.expect("create listener");
 
     let mut service = Node::tagged(
         Kind::EcsService,
@@ -619,11 +478,7 @@ async fn service_lifecycle() {
         }),
     );
     let live = service.create(&p).await;
-    assert!(
-        output(&live.outputs, "arn").ends_with("/example-app-service"),
-        "{:?}",
-        live.outputs
-    );
+    assert!(output(&live.outputs, "arn").ends_with("/example-app-service"), "{:?}", live.outputs);
 
     let changes = json!({
         "task_definition": output(&rev2, "arn"),
@@ -632,18 +487,12 @@ async fn service_lifecycle() {
     });
     let (outputs, live) = service.update(&p, &live, changes).await;
     assert_eq!(outputs, live.outputs);
-    let (_, live) = service
-        .update(&p, &live, json!({ "load_balancers": null }))
-        .await;
+    let (_, live) = service.update(&p, &live, json!({ "load_balancers": null })).await;
     let live = service.retag(&p, &live).await;
 
     service.delete(&p, &live).await;
     // Deleting a service whose cluster is gone is not an error either.
     let cluster_live = cluster.read(&p).await.expect("cluster");
-    p.delete(&cluster.request(), &cluster_live)
-        .await
-        .expect("delete cluster");
-    p.delete(&service.request(), &live)
-        .await
-        .expect("delete service of a deleted cluster");
+    p.delete(&cluster.request(), &cluster_live).await.expect("delete cluster");
+    p.delete(&service.request(), &live).await.expect("delete service of a deleted cluster");
 }

@@ -26,12 +26,32 @@ use crate::provider::{Live, NodeRequest, Outputs, Provider, STACK_TAG};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// Live state of `done` of `total` resources read.
-    Read { address: String, done: usize, total: usize },
-    Started { address: String, action: Action },
-    Finished { address: String, action: Action, elapsed: Duration },
-    Failed { address: String, action: Action, error: String, elapsed: Duration },
+    Read {
+        address: String,
+        done: usize,
+        total: usize,
+    },
+    Started {
+        address: String,
+        action: Action,
+    },
+    Finished {
+        address: String,
+        action: Action,
+        elapsed: Duration,
+    },
+    Failed {
+        address: String,
+        action: Action,
+        error: String,
+        elapsed: Duration,
+    },
     /// Not attempted because a resource it needs failed.
-    Skipped { address: String, action: Action, blocked_by: String },
+    Skipped {
+        address: String,
+        action: Action,
+        blocked_by: String,
+    },
 }
 
 /// Receives the engine's events (a renderer, a log, a test recorder).
@@ -198,10 +218,18 @@ async fn walk<'f>(
 ) -> Vec<Outcome> {
     let n = graph.nodes().len();
     let waits_for = |i: usize| -> Vec<usize> {
-        if reverse { graph.dependents_of(i).collect() } else { graph.dependencies_of(i).collect() }
+        if reverse {
+            graph.dependents_of(i).collect()
+        } else {
+            graph.dependencies_of(i).collect()
+        }
     };
     let unblocks = |i: usize| -> Vec<usize> {
-        if reverse { graph.dependencies_of(i).collect() } else { graph.dependents_of(i).collect() }
+        if reverse {
+            graph.dependencies_of(i).collect()
+        } else {
+            graph.dependents_of(i).collect()
+        }
     };
     let mut remaining: Vec<usize> = (0..n).map(|i| waits_for(i).len()).collect();
     let mut outcomes: Vec<Option<Outcome>> = vec![None; n];
@@ -403,20 +431,33 @@ impl<'a> Engine<'a> {
                 }
                 Err(e) => {
                     let elapsed = start.elapsed();
-                    self.sink.event(Event::Failed { address: address.clone(), action: Action::Delete, error: e.message.clone(), elapsed });
+                    self.sink.event(Event::Failed {
+                        address: address.clone(),
+                        action: Action::Delete,
+                        error: e.message.clone(),
+                        elapsed,
+                    });
                     report.failed.push((address, Action::Delete, e.message));
                 }
             }
         }
     }
 
-    async fn plan_node(&self, graph: &Graph, stack: &str, mode: Mode, i: usize, shared: &Mutex<Shared>) -> Result<(), String> {
+    async fn plan_node(
+        &self,
+        graph: &Graph,
+        stack: &str,
+        mode: Mode,
+        i: usize,
+        shared: &Mutex<Shared>,
+    ) -> Result<(), String> {
         let node = &graph.nodes()[i];
         let (desired, parent_gone) = {
             let s = shared.lock().expect("lock");
-            let parent_gone = node.parent.as_ref().and_then(|p| graph.index_of(p)).is_some_and(|p| {
-                s.nodes[p].as_ref().is_none_or(|n| n.live.is_none() || n.action == Action::Replace)
-            });
+            let parent_gone =
+                node.parent.as_ref().and_then(|p| graph.index_of(p)).is_some_and(|p| {
+                    s.nodes[p].as_ref().is_none_or(|n| n.live.is_none() || n.action == Action::Replace)
+                });
             (resolve(&node.desired, &s.outputs), parent_gone)
         };
         let live = if parent_gone {
@@ -528,7 +569,9 @@ impl<'a> Engine<'a> {
             }
             let address = graph.nodes()[i].address.clone();
             match &outcomes[i] {
-                Outcome::Done => report.done.push((address, action, started.get(&i).map(|s| s.elapsed()).unwrap_or_default())),
+                Outcome::Done => {
+                    report.done.push((address, action, started.get(&i).map(|s| s.elapsed()).unwrap_or_default()))
+                }
                 Outcome::Failed(e) => report.failed.push((address, action, e.clone())),
                 Outcome::Skipped(by) => {
                     self.sink.event(Event::Skipped { address: address.clone(), action, blocked_by: by.clone() });
@@ -542,7 +585,13 @@ impl<'a> Engine<'a> {
         report
     }
 
-    async fn apply_node(&self, planned: &Planned, stack: &str, i: usize, shared: &Mutex<HashMap<String, Outputs>>) -> Result<(), String> {
+    async fn apply_node(
+        &self,
+        planned: &Planned,
+        stack: &str,
+        i: usize,
+        shared: &Mutex<HashMap<String, Outputs>>,
+    ) -> Result<(), String> {
         let node = &planned.expanded.graph.nodes()[i];
         let plan = &planned.nodes[i];
         let desired = resolve(&node.desired, &shared.lock().expect("lock"));
@@ -561,7 +610,10 @@ impl<'a> Engine<'a> {
             return Ok(());
         }
         if plan.action != Action::Delete && contains_unknown(&desired) {
-            return Err(format!("{}: a value it refers to is still unknown after its dependencies were applied", node.address));
+            return Err(format!(
+                "{}: a value it refers to is still unknown after its dependencies were applied",
+                node.address
+            ));
         }
         let start = Instant::now();
         self.sink.event(Event::Started { address: node.address.clone(), action: plan.action });
@@ -579,7 +631,10 @@ impl<'a> Engine<'a> {
                 Err(e) => Err(e),
             },
             (Action::Delete, Some(live)) => self.provider.delete(&req, live).await.map(|()| Outputs::new()),
-            (action, None) => Err(crate::provider::ProviderError::new(format!("cannot {} a resource that does not exist", action.as_str()))),
+            (action, None) => Err(crate::provider::ProviderError::new(format!(
+                "cannot {} a resource that does not exist",
+                action.as_str()
+            ))),
             (Action::NoOp, _) => unreachable!("handled above"),
         };
         let elapsed = start.elapsed();
@@ -592,7 +647,12 @@ impl<'a> Engine<'a> {
                 Ok(())
             }
             Err(e) => {
-                self.sink.event(Event::Failed { address: node.address.clone(), action: plan.action, error: e.message.clone(), elapsed });
+                self.sink.event(Event::Failed {
+                    address: node.address.clone(),
+                    action: plan.action,
+                    error: e.message.clone(),
+                    elapsed,
+                });
                 Err(e.message)
             }
         }
@@ -635,7 +695,11 @@ fn name_of(node: &Node) -> String {
 
 fn compact(value: &Value) -> String {
     let text = value.to_string();
-    if text.len() > 120 { format!("{}...", &text[..117]) } else { text }
+    if text.len() > 120 {
+        format!("{}...", &text[..117])
+    } else {
+        text
+    }
 }
 
 fn located(source: &Source, node: &Node, severity: Severity, message: String) -> Diagnostic {
@@ -705,7 +769,10 @@ fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> ResourceCha
         let forces_replace = plan.action == Action::Replace && node.kind.replace_fields().contains(&field.as_str());
         fields.push(if node.sensitive_fields.contains(&field) {
             FieldChange {
-                detail: env_key_changes(before.as_ref().and_then(Value::as_str), after.as_ref().and_then(Value::as_str)),
+                detail: env_key_changes(
+                    before.as_ref().and_then(Value::as_str),
+                    after.as_ref().and_then(Value::as_str),
+                ),
                 before: before.map(|_| Value::from(MASK)),
                 after: after.map(|_| Value::from(MASK)),
                 field,
@@ -725,5 +792,12 @@ fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> ResourceCha
         Action::Update => node.kind.update_note().map(str::to_owned),
         _ => None,
     };
-    ResourceChange { address: node.address.clone(), kind: node.kind, action: plan.action, fields, replace_reasons, note }
+    ResourceChange {
+        address: node.address.clone(),
+        kind: node.kind,
+        action: plan.action,
+        fields,
+        replace_reasons,
+        note,
+    }
 }

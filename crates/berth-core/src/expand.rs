@@ -125,7 +125,9 @@ fn parse_ports(ports: &Ports) -> Result<(u32, u32), String> {
     let (from, to) = match ports {
         Ports::One(p) => (*p, *p),
         Ports::Range(text) => {
-            let parse = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("`{text}` is not a port or a range like 32768-65535"));
+            let parse = |s: &str| {
+                s.trim().parse::<u32>().map_err(|_| format!("`{text}` is not a port or a range like 32768-65535"))
+            };
             match text.split_once('-') {
                 Some((a, b)) => (parse(a)?, parse(b)?),
                 None => {
@@ -166,7 +168,14 @@ impl<'a> Expander<'a> {
         Value::Object(tags)
     }
 
-    fn push(&mut self, address: String, kind: Kind, desired: Value, parent: Option<&str>, origin: &[&str]) -> &mut Node {
+    fn push(
+        &mut self,
+        address: String,
+        kind: Kind,
+        desired: Value,
+        parent: Option<&str>,
+        origin: &[&str],
+    ) -> &mut Node {
         self.nodes.push(Node {
             address,
             kind,
@@ -180,7 +189,14 @@ impl<'a> Expander<'a> {
     }
 
     /// Pushes a taggable node, adding its ownership tags.
-    fn push_tagged(&mut self, address: String, kind: Kind, mut desired: Value, parent: Option<&str>, origin: &[&str]) -> &mut Node {
+    fn push_tagged(
+        &mut self,
+        address: String,
+        kind: Kind,
+        mut desired: Value,
+        parent: Option<&str>,
+        origin: &[&str],
+    ) -> &mut Node {
         let mut tags = self.tags(&address);
         if let (Some(all), Some(Value::Object(extra))) = (tags.as_object_mut(), desired.get("tags")) {
             all.extend(extra.clone());
@@ -233,7 +249,11 @@ impl<'a> Expander<'a> {
             Some(("aws", "region")) => Some(self.options.region.clone()),
             Some(("aws", other)) => {
                 let help = did_you_mean(other, ["account_id", "region"]).map(|k| format!("did you mean `aws.{k}`?"));
-                self.error(path, format!("unknown built-in `${{aws.{other}}}`"), help.or(Some("use `${aws.account_id}` or `${aws.region}`".into())));
+                self.error(
+                    path,
+                    format!("unknown built-in `${{aws.{other}}}`"),
+                    help.or(Some("use `${aws.account_id}` or `${aws.region}`".into())),
+                );
                 None
             }
             Some(("var", name)) => {
@@ -275,11 +295,21 @@ impl<'a> Expander<'a> {
         let Some(&(_, attrs)) = SECTIONS.iter().find(|(s, _)| *s == section) else {
             let names = SECTIONS.iter().map(|(s, _)| *s).chain(["var", "aws"]);
             let help = did_you_mean(&section, names).map(|s| format!("did you mean `{s}`?"));
-            self.error(path, format!("`${{{expr}}}` refers to unknown section `{section}`"), help.or(Some("references look like `${buckets.NAME.arn}`, `${var.NAME}` or `${aws.account_id}`".into())));
+            self.error(
+                path,
+                format!("`${{{expr}}}` refers to unknown section `{section}`"),
+                help.or(Some(
+                    "references look like `${buckets.NAME.arn}`, `${var.NAME}` or `${aws.account_id}`".into(),
+                )),
+            );
             return None;
         };
         let Some((name, attr)) = rest.rsplit_once('.') else {
-            self.error(path, format!("`${{{expr}}}` needs a resource name and an attribute"), Some(format!("for example `${{{section}.NAME.{}}}`", attrs[0])));
+            self.error(
+                path,
+                format!("`${{{expr}}}` needs a resource name and an attribute"),
+                Some(format!("for example `${{{section}.NAME.{}}}`", attrs[0])),
+            );
             return None;
         };
         let address = self.lookup(&section, name, path)?;
@@ -323,7 +353,14 @@ impl<'a> Expander<'a> {
 
     /// A reference field: a name of this file becomes a reference to `attr`;
     /// an ARN (or other id matching `is_external`) is used as written.
-    fn name_or_external(&mut self, section: &str, value: &str, attr: &str, is_external: fn(&str) -> bool, path: &[&str]) -> Option<String> {
+    fn name_or_external(
+        &mut self,
+        section: &str,
+        value: &str,
+        attr: &str,
+        is_external: fn(&str) -> bool,
+        path: &[&str],
+    ) -> Option<String> {
         if is_external(value) {
             return Some(value.to_owned());
         }
@@ -334,7 +371,9 @@ impl<'a> Expander<'a> {
         match value {
             Value::String(s) => Value::String(self.interpolate(s, path)),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.interpolate_value(v, path)).collect()),
-            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.interpolate_value(v, path))).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.interpolate_value(v, path))).collect())
+            }
             other => other.clone(),
         }
     }
@@ -344,7 +383,11 @@ impl<'a> Expander<'a> {
         match std::fs::read_to_string(&full) {
             Ok(text) => Some(text),
             Err(e) => {
-                self.error(path, format!("cannot read `{}`: {e}", full.display()), Some("paths are relative to the stack file".into()));
+                self.error(
+                    path,
+                    format!("cannot read `{}`: {e}", full.display()),
+                    Some("paths are relative to the stack file".into()),
+                );
                 None
             }
         }
@@ -356,7 +399,11 @@ impl<'a> Expander<'a> {
             let Some(text) = self.read_file(&kp.public_key, &path) else { continue };
             let public_key: Vec<&str> = text.split_whitespace().take(2).collect();
             if public_key.len() < 2 || !public_key[0].starts_with("ssh-") && !public_key[0].starts_with("ecdsa-") {
-                self.error(&path, format!("`{}` is not an OpenSSH public key", kp.public_key), Some("use the `.pub` file written by ssh-keygen".into()));
+                self.error(
+                    &path,
+                    format!("`{}` is not an OpenSSH public key", kp.public_key),
+                    Some("use the `.pub` file written by ssh-keygen".into()),
+                );
                 continue;
             }
             let desired = json!({ "name": name, "public_key": public_key.join(" ") });
@@ -367,7 +414,8 @@ impl<'a> Expander<'a> {
     fn security_groups(&mut self) {
         for (name, sg) in &self.stack.security_groups {
             let address = format!("security_groups.{name}");
-            let desired = json!({ "name": name, "description": sg.description, "vpc_id": reference(NETWORK, "vpc_id") });
+            let desired =
+                json!({ "name": name, "description": sg.description, "vpc_id": reference(NETWORK, "vpc_id") });
             self.push_tagged(address.clone(), Kind::SecurityGroup, desired, None, &["security_groups", name]);
             for (i, rule) in sg.ingress.iter().enumerate() {
                 let index = i.to_string();
@@ -376,8 +424,13 @@ impl<'a> Expander<'a> {
                     "tcp" | "udp" | "icmp" => rule.protocol.clone(),
                     "all" | "-1" => "-1".to_owned(),
                     other => {
-                        let help = did_you_mean(other, ["tcp", "udp", "icmp", "all"]).map(|p| format!("did you mean `{p}`?"));
-                        self.error(&path, format!("unknown protocol `{other}`"), help.or(Some("use tcp, udp, icmp or all".into())));
+                        let help =
+                            did_you_mean(other, ["tcp", "udp", "icmp", "all"]).map(|p| format!("did you mean `{p}`?"));
+                        self.error(
+                            &path,
+                            format!("unknown protocol `{other}`"),
+                            help.or(Some("use tcp, udp, icmp or all".into())),
+                        );
                         continue;
                     }
                 };
@@ -392,19 +445,31 @@ impl<'a> Expander<'a> {
                 let source_label = match (&rule.cidr, &rule.source) {
                     (Some(cidr), None) => {
                         if !valid_cidr(cidr) {
-                            self.error(&path, format!("`{cidr}` is not an IPv4 CIDR block"), Some("write it like 10.0.0.0/16 or 0.0.0.0/0".into()));
+                            self.error(
+                                &path,
+                                format!("`{cidr}` is not an IPv4 CIDR block"),
+                                Some("write it like 10.0.0.0/16 or 0.0.0.0/0".into()),
+                            );
                             continue;
                         }
                         desired["cidr"] = json!(cidr);
                         cidr.clone()
                     }
                     (None, Some(source)) => {
-                        let Some(group) = self.name_or_external("security_groups", source, "id", |s| s.starts_with("sg-"), &path) else { continue };
+                        let Some(group) =
+                            self.name_or_external("security_groups", source, "id", |s| s.starts_with("sg-"), &path)
+                        else {
+                            continue;
+                        };
                         desired["source_group_id"] = json!(group);
                         source.clone()
                     }
                     _ => {
-                        self.error(&path, "an ingress rule needs exactly one of `cidr` or `source`", Some("for example `cidr: 0.0.0.0/0` or `source: <security group>`".into()));
+                        self.error(
+                            &path,
+                            "an ingress rule needs exactly one of `cidr` or `source`",
+                            Some("for example `cidr: 0.0.0.0/0` or `source: <security group>`".into()),
+                        );
                         continue;
                     }
                 };
@@ -422,7 +487,13 @@ impl<'a> Expander<'a> {
         for (name, policy) in &self.stack.iam.policies {
             let path = ["iam", "policies", name.as_str(), "document"];
             let document = self.interpolate_value(&policy.document, &path);
-            self.push_tagged(format!("iam.policies.{name}"), Kind::IamPolicy, json!({ "name": name, "document": document }), None, &path[..3]);
+            self.push_tagged(
+                format!("iam.policies.{name}"),
+                Kind::IamPolicy,
+                json!({ "name": name, "document": document }),
+                None,
+                &path[..3],
+            );
         }
         for (name, role) in &self.stack.iam.roles {
             let address = format!("iam.roles.{name}");
@@ -432,32 +503,69 @@ impl<'a> Expander<'a> {
                 "Version": "2012-10-17",
                 "Statement": [{ "Effect": "Allow", "Principal": { "Service": services }, "Action": "sts:AssumeRole" }],
             });
-            self.push_tagged(address.clone(), Kind::IamRole, json!({ "name": name, "assume_role_policy": trust }), None, &origin);
+            self.push_tagged(
+                address.clone(),
+                Kind::IamRole,
+                json!({ "name": name, "assume_role_policy": trust }),
+                None,
+                &origin,
+            );
             for arn in &role.managed_policies {
                 let arn = self.interpolate(arn, &["iam", "roles", name, "managed_policies"]);
                 if !arn.starts_with("arn:") {
-                    self.error(&["iam", "roles", name, "managed_policies"], format!("`{arn}` is not a policy ARN"), Some("list policies of this file under `policies:`".into()));
+                    self.error(
+                        &["iam", "roles", name, "managed_policies"],
+                        format!("`{arn}` is not a policy ARN"),
+                        Some("list policies of this file under `policies:`".into()),
+                    );
                     continue;
                 }
                 let short = arn.rsplit('/').next().unwrap_or(&arn).to_owned();
                 let desired = json!({ "role": name, "policy_arn": arn });
-                self.push(format!("{address}.managed_policies[{short}]"), Kind::IamRolePolicyAttachment, desired, Some(&address), &origin);
+                self.push(
+                    format!("{address}.managed_policies[{short}]"),
+                    Kind::IamRolePolicyAttachment,
+                    desired,
+                    Some(&address),
+                    &origin,
+                );
             }
             for policy in &role.policies {
                 let path = ["iam", "roles", name.as_str(), "policies"];
-                let Some(arn) = self.name_or_external("iam.policies", policy, "arn", |s| s.starts_with("arn:"), &path) else { continue };
+                let Some(arn) = self.name_or_external("iam.policies", policy, "arn", |s| s.starts_with("arn:"), &path)
+                else {
+                    continue;
+                };
                 let desired = json!({ "role": name, "policy_arn": arn });
-                self.push(format!("{address}.policies[{policy}]"), Kind::IamRolePolicyAttachment, desired, Some(&address), &path);
+                self.push(
+                    format!("{address}.policies[{policy}]"),
+                    Kind::IamRolePolicyAttachment,
+                    desired,
+                    Some(&address),
+                    &path,
+                );
             }
             for (policy_name, document) in &role.inline_policies {
                 let path = ["iam", "roles", name.as_str(), "inline_policies", policy_name.as_str()];
                 let document = self.interpolate_value(document, &path);
                 let desired = json!({ "role": name, "name": policy_name, "document": document });
-                self.push(format!("{address}.inline_policies.{policy_name}"), Kind::IamRoleInlinePolicy, desired, Some(&address), &path);
+                self.push(
+                    format!("{address}.inline_policies.{policy_name}"),
+                    Kind::IamRoleInlinePolicy,
+                    desired,
+                    Some(&address),
+                    &path,
+                );
             }
             if role.instance_profile {
                 let desired = json!({ "name": name, "role": name });
-                self.push_tagged(format!("{address}.instance_profile"), Kind::IamInstanceProfile, desired, Some(&address), &origin);
+                self.push_tagged(
+                    format!("{address}.instance_profile"),
+                    Kind::IamInstanceProfile,
+                    desired,
+                    Some(&address),
+                    &origin,
+                );
             }
         }
     }
@@ -476,7 +584,13 @@ impl<'a> Expander<'a> {
                     "bucket": name, "block_public_acls": true, "ignore_public_acls": true,
                     "block_public_policy": true, "restrict_public_buckets": true,
                 });
-                self.push(format!("{address}.public_access_block"), Kind::S3PublicAccessBlock, desired, Some(&address), &origin);
+                self.push(
+                    format!("{address}.public_access_block"),
+                    Kind::S3PublicAccessBlock,
+                    desired,
+                    Some(&address),
+                    &origin,
+                );
             }
             if !bucket.readers.is_empty() {
                 let path = ["buckets", key.as_str(), "readers"];
@@ -493,7 +607,13 @@ impl<'a> Expander<'a> {
                         "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{name}/*"),
                     }],
                 });
-                self.push(format!("{address}.policy"), Kind::S3BucketPolicy, json!({ "bucket": name, "policy": policy }), Some(&address), &path);
+                self.push(
+                    format!("{address}.policy"),
+                    Kind::S3BucketPolicy,
+                    json!({ "bucket": name, "policy": policy }),
+                    Some(&address),
+                    &path,
+                );
             }
             for (object_key, object) in &bucket.objects {
                 let path = ["buckets", key.as_str(), "objects", object_key.as_str(), "file"];
@@ -502,8 +622,15 @@ impl<'a> Expander<'a> {
                     self.secrets.extend(env_values(&content));
                 }
                 let content_type = object.content_type.clone().unwrap_or_else(|| "text/plain".into());
-                let desired = json!({ "bucket": name, "key": object_key, "content": content, "content_type": content_type });
-                let node = self.push(format!("{address}.objects[{object_key}]"), Kind::S3Object, desired, Some(&address), &path[..4]);
+                let desired =
+                    json!({ "bucket": name, "key": object_key, "content": content, "content_type": content_type });
+                let node = self.push(
+                    format!("{address}.objects[{object_key}]"),
+                    Kind::S3Object,
+                    desired,
+                    Some(&address),
+                    &path[..4],
+                );
                 if object.sensitive {
                     node.sensitive_fields.push("content".into());
                 }
@@ -517,7 +644,11 @@ impl<'a> Expander<'a> {
             if let Some(days) = group.retention_days {
                 if !RETENTION_DAYS.contains(&days) {
                     let nearest = RETENTION_DAYS.iter().min_by_key(|d| d.abs_diff(days)).copied().unwrap_or(14);
-                    self.error(&["log_groups", name, "retention_days"], format!("CloudWatch Logs does not accept a retention of {days} days"), Some(format!("use one of {RETENTION_DAYS:?}, for example {nearest}")));
+                    self.error(
+                        &["log_groups", name, "retention_days"],
+                        format!("CloudWatch Logs does not accept a retention of {days} days"),
+                        Some(format!("use one of {RETENTION_DAYS:?}, for example {nearest}")),
+                    );
                 }
                 desired["retention_days"] = json!(days);
             }
@@ -545,7 +676,11 @@ impl<'a> Expander<'a> {
         } else if capacity.ami.starts_with("ami-") {
             capacity.ami.clone()
         } else {
-            self.error(&["clusters", cluster, "capacity", "ami"], format!("`{}` is not an AMI id", capacity.ami), Some("use `ecs-optimized` or an `ami-` id".into()));
+            self.error(
+                &["clusters", cluster, "capacity", "ami"],
+                format!("`{}` is not an AMI id", capacity.ami),
+                Some("use `ecs-optimized` or an `ami-` id".into()),
+            );
             return;
         };
         let mut template = json!({
@@ -555,28 +690,56 @@ impl<'a> Expander<'a> {
             "user_data": format!("#!/bin/bash\necho ECS_CLUSTER={cluster} >> /etc/ecs/ecs.config\n"),
         });
         if let Some(key) = &capacity.key_pair {
-            if let Some(key_name) = self.name_or_external("key_pairs", key, "name", |_| false, &["clusters", cluster, "capacity", "key_pair"]) {
+            if let Some(key_name) = self.name_or_external(
+                "key_pairs",
+                key,
+                "name",
+                |_| false,
+                &["clusters", cluster, "capacity", "key_pair"],
+            ) {
                 template["key_name"] = json!(key_name);
             }
         }
         let groups: Vec<String> = capacity
             .security_groups
             .iter()
-            .filter_map(|g| self.name_or_external("security_groups", g, "id", |s| s.starts_with("sg-"), &["clusters", cluster, "capacity", "security_groups"]))
+            .filter_map(|g| {
+                self.name_or_external(
+                    "security_groups",
+                    g,
+                    "id",
+                    |s| s.starts_with("sg-"),
+                    &["clusters", cluster, "capacity", "security_groups"],
+                )
+            })
             .collect();
         template["security_group_ids"] = json!(groups);
         if let Some(role) = &capacity.instance_role {
             let role_path = ["clusters", cluster, "capacity", "instance_role"];
             match self.stack.iam.roles.get(role) {
-                Some(r) if r.instance_profile => template["instance_profile_arn"] = json!(reference(&format!("iam.roles.{role}.instance_profile"), "arn")),
-                Some(_) => self.error(&role_path, format!("role `{role}` has no instance profile"), Some(format!("add `instance_profile: true` to iam.roles.{role}"))),
+                Some(r) if r.instance_profile => {
+                    template["instance_profile_arn"] =
+                        json!(reference(&format!("iam.roles.{role}.instance_profile"), "arn"))
+                }
+                Some(_) => self.error(
+                    &role_path,
+                    format!("role `{role}` has no instance profile"),
+                    Some(format!("add `instance_profile: true` to iam.roles.{role}")),
+                ),
                 None => {
                     self.lookup("iam.roles", role, &role_path);
                 }
             }
         }
         if capacity.min > capacity.max || capacity.desired < capacity.min || capacity.desired > capacity.max {
-            self.error(&path, format!("capacity needs min <= desired <= max, got min {} desired {} max {}", capacity.min, capacity.desired, capacity.max), None);
+            self.error(
+                &path,
+                format!(
+                    "capacity needs min <= desired <= max, got min {} desired {} max {}",
+                    capacity.min, capacity.desired, capacity.max
+                ),
+                None,
+            );
         }
         let template_address = format!("{address}.launch_template");
         self.push_tagged(template_address.clone(), Kind::LaunchTemplate, template, None, &path);
@@ -588,10 +751,13 @@ impl<'a> Expander<'a> {
             "subnet_ids": reference(NETWORK, "subnet_ids"),
         });
         // Instances register with the cluster when they boot: it must exist first.
-        self.push_tagged(asg_address.clone(), Kind::AutoscalingGroup, asg, None, &path).extra_dependencies.insert(address.to_owned());
+        self.push_tagged(asg_address.clone(), Kind::AutoscalingGroup, asg, None, &path)
+            .extra_dependencies
+            .insert(address.to_owned());
         let provider_address = format!("{address}.capacity_provider");
         // Capacity provider names may not start with "ecs", "aws" or "fargate".
-        let provider = json!({ "name": format!("cp-{cluster}"), "autoscaling_group_arn": reference(&asg_address, "arn") });
+        let provider =
+            json!({ "name": format!("cp-{cluster}"), "autoscaling_group_arn": reference(&asg_address, "arn") });
         self.push_tagged(provider_address.clone(), Kind::CapacityProvider, provider, None, &path);
         let provider_name = reference(&provider_address, "name");
         let association = json!({
@@ -599,7 +765,13 @@ impl<'a> Expander<'a> {
             "capacity_providers": [provider_name],
             "default_strategy": [{ "capacity_provider": provider_name, "weight": 1, "base": 0 }],
         });
-        self.push(format!("{address}.capacity_providers"), Kind::ClusterCapacityProviders, association, Some(address), &path);
+        self.push(
+            format!("{address}.capacity_providers"),
+            Kind::ClusterCapacityProviders,
+            association,
+            Some(address),
+            &path,
+        );
     }
 
     fn task_definitions(&mut self) {
@@ -607,7 +779,8 @@ impl<'a> Expander<'a> {
             let origin = ["task_definitions", family.as_str()];
             let address = format!("task_definitions.{family}");
             let network_mode = td.network_mode.clone().unwrap_or_else(|| "bridge".into());
-            let mut desired = json!({ "family": family, "network_mode": network_mode, "requires_compatibilities": td.requires });
+            let mut desired =
+                json!({ "family": family, "network_mode": network_mode, "requires_compatibilities": td.requires });
             if let Some(cpu) = td.cpu {
                 desired["cpu"] = json!(cpu.to_string());
             }
@@ -618,23 +791,24 @@ impl<'a> Expander<'a> {
             for (field, role) in [("execution_role_arn", &td.execution_role), ("task_role_arn", &td.task_role)] {
                 let Some(role) = role else { continue };
                 let key = field.trim_end_matches("_arn");
-                if let Some(arn) = self.name_or_external("iam.roles", role, "arn", is_arn, &["task_definitions", family, key]) {
+                if let Some(arn) =
+                    self.name_or_external("iam.roles", role, "arn", is_arn, &["task_definitions", family, key])
+                {
                     desired[field] = json!(arn);
                 }
             }
             let mut extra = BTreeSet::new();
-            let containers: Vec<Value> = td
-                .containers
-                .iter()
-                .map(|(name, c)| self.container(family, name, c, &mut extra))
-                .collect();
+            let containers: Vec<Value> =
+                td.containers.iter().map(|(name, c)| self.container(family, name, c, &mut extra)).collect();
             desired["container_definitions"] = json!(containers);
             self.push_tagged(address, Kind::TaskDefinition, desired, None, &origin).extra_dependencies = extra;
         }
     }
 
     fn container(&mut self, family: &str, name: &str, c: &model::Container, extra: &mut BTreeSet<String>) -> Value {
-        let at = |key: &str| -> [String; 5] { ["task_definitions".into(), family.into(), "containers".into(), name.into(), key.into()] };
+        let at = |key: &str| -> [String; 5] {
+            ["task_definitions".into(), family.into(), "containers".into(), name.into(), key.into()]
+        };
         let image_at = at("image");
         let image = self.interpolate(&c.image, &as_path(&image_at));
         let mut def = json!({ "name": name, "image": image, "essential": c.essential.unwrap_or(true) });
@@ -651,9 +825,17 @@ impl<'a> Expander<'a> {
                 model::PortMapping::Mapping(m) => (m.container, m.host, m.protocol.clone()),
             };
             if container == 0 || container > 65535 || host.is_some_and(|h| h > 65535) {
-                self.error(&as_path(&ports_at), format!("port {} is outside 1-65535", if container == 0 || container > 65535 { container } else { host.unwrap_or(0) }), None);
+                self.error(
+                    &as_path(&ports_at),
+                    format!(
+                        "port {} is outside 1-65535",
+                        if container == 0 || container > 65535 { container } else { host.unwrap_or(0) }
+                    ),
+                    None,
+                );
             }
-            let mut mapping = json!({ "container_port": container, "protocol": protocol.unwrap_or_else(|| "tcp".into()) });
+            let mut mapping =
+                json!({ "container_port": container, "protocol": protocol.unwrap_or_else(|| "tcp".into()) });
             if let Some(host) = host {
                 mapping["host_port"] = json!(host);
             }
@@ -666,12 +848,17 @@ impl<'a> Expander<'a> {
             def["links"] = json!(c.links);
         }
         if !c.depends_on.is_empty() {
-            let deps: Vec<Value> = c.depends_on.iter().map(|(n, cond)| json!({ "container_name": n, "condition": cond })).collect();
+            let deps: Vec<Value> =
+                c.depends_on.iter().map(|(n, cond)| json!({ "container_name": n, "condition": cond })).collect();
             def["depends_on"] = json!(deps);
         }
         if !c.environment.is_empty() {
             let env_at = at("environment");
-            let env: Vec<Value> = c.environment.iter().map(|(k, v)| json!({ "name": k, "value": self.interpolate(v, &as_path(&env_at)) })).collect();
+            let env: Vec<Value> = c
+                .environment
+                .iter()
+                .map(|(k, v)| json!({ "name": k, "value": self.interpolate(v, &as_path(&env_at)) }))
+                .collect();
             def["environment"] = json!(env);
         }
         if !c.secrets.is_empty() {
@@ -686,7 +873,11 @@ impl<'a> Expander<'a> {
                 continue;
             }
             let Some((bucket_key, object_key)) = file.split_once('/') else {
-                self.error(&as_path(&files_at), format!("`{file}` is not `<bucket>/<key>` or an S3 object ARN"), Some("for example `my-bucket/prod.env`".into()));
+                self.error(
+                    &as_path(&files_at),
+                    format!("`{file}` is not `<bucket>/<key>` or an S3 object ARN"),
+                    Some("for example `my-bucket/prod.env`".into()),
+                );
                 continue;
             };
             let Some(bucket_address) = self.lookup("buckets", bucket_key, &as_path(&files_at)) else { continue };
@@ -724,12 +915,19 @@ impl<'a> Expander<'a> {
 
     fn target_groups(&mut self) {
         for (name, tg) in &self.stack.target_groups {
-            let health = tg.health_check.clone().unwrap_or(model::HealthCheck { path: "/".into(), matcher: "200".into() });
+            let health =
+                tg.health_check.clone().unwrap_or(model::HealthCheck { path: "/".into(), matcher: "200".into() });
             let desired = json!({
                 "name": name, "protocol": tg.protocol, "port": tg.port, "vpc_id": reference(NETWORK, "vpc_id"),
                 "target_type": tg.target_type, "health_check": { "path": health.path, "matcher": health.matcher },
             });
-            self.push_tagged(format!("target_groups.{name}"), Kind::TargetGroup, desired, None, &["target_groups", name]);
+            self.push_tagged(
+                format!("target_groups.{name}"),
+                Kind::TargetGroup,
+                desired,
+                None,
+                &["target_groups", name],
+            );
         }
     }
 
@@ -739,7 +937,15 @@ impl<'a> Expander<'a> {
             let groups: Vec<String> = lb
                 .security_groups
                 .iter()
-                .filter_map(|g| self.name_or_external("security_groups", g, "id", |s| s.starts_with("sg-"), &["load_balancers", name, "security_groups"]))
+                .filter_map(|g| {
+                    self.name_or_external(
+                        "security_groups",
+                        g,
+                        "id",
+                        |s| s.starts_with("sg-"),
+                        &["load_balancers", name, "security_groups"],
+                    )
+                })
                 .collect();
             let desired = json!({
                 "name": name, "scheme": lb.scheme, "type": "application",
@@ -749,12 +955,22 @@ impl<'a> Expander<'a> {
             for (i, listener) in lb.listeners.iter().enumerate() {
                 let index = i.to_string();
                 let path = ["load_balancers", name.as_str(), "listeners", index.as_str()];
-                let Some(tg) = self.name_or_external("target_groups", &listener.forward, "arn", |s| s.starts_with("arn:"), &path) else { continue };
+                let Some(tg) =
+                    self.name_or_external("target_groups", &listener.forward, "arn", |s| s.starts_with("arn:"), &path)
+                else {
+                    continue;
+                };
                 let desired = json!({
                     "load_balancer_arn": reference(&address, "arn"), "port": listener.port,
                     "protocol": listener.protocol, "target_group_arn": tg,
                 });
-                self.push_tagged(format!("{address}.listeners[{}]", listener.port), Kind::Listener, desired, Some(&address), &path);
+                self.push_tagged(
+                    format!("{address}.listeners[{}]", listener.port),
+                    Kind::Listener,
+                    desired,
+                    Some(&address),
+                    &path,
+                );
             }
         }
     }
@@ -770,10 +986,25 @@ impl<'a> Expander<'a> {
                 }
                 extra.insert(cluster);
             }
-            let Some(task_definition) = self.name_or_external("task_definitions", &svc.task_definition, "arn", |s| s.starts_with("arn:"), &["services", name, "task_definition"]) else { continue };
-            let requires_ec2 = self.stack.task_definitions.get(&svc.task_definition).is_some_and(|t| t.requires.iter().any(|r| r == "EC2"));
+            let Some(task_definition) = self.name_or_external(
+                "task_definitions",
+                &svc.task_definition,
+                "arn",
+                |s| s.starts_with("arn:"),
+                &["services", name, "task_definition"],
+            ) else {
+                continue;
+            };
+            let requires_ec2 = self
+                .stack
+                .task_definitions
+                .get(&svc.task_definition)
+                .is_some_and(|t| t.requires.iter().any(|r| r == "EC2"));
             let launch_type = svc.launch_type.clone().or(requires_ec2.then(|| "EC2".to_owned()));
-            let deployment = svc.deployment.clone().unwrap_or(model::Deployment { minimum_healthy_percent: 100, maximum_percent: 200 });
+            let deployment = svc
+                .deployment
+                .clone()
+                .unwrap_or(model::Deployment { minimum_healthy_percent: 100, maximum_percent: 200 });
             let mut desired = json!({
                 "name": name, "cluster": svc.cluster, "task_definition": task_definition,
                 "desired_count": svc.desired_count,
@@ -784,8 +1015,11 @@ impl<'a> Expander<'a> {
             }
             if let Some(lb) = &svc.load_balancer {
                 let path = ["services", name.as_str(), "load_balancer", "target_group"];
-                if let Some(tg) = self.name_or_external("target_groups", &lb.target_group, "arn", |s| s.starts_with("arn:"), &path) {
-                    desired["load_balancers"] = json!([{ "target_group_arn": tg, "container_name": lb.container, "container_port": lb.port }]);
+                if let Some(tg) =
+                    self.name_or_external("target_groups", &lb.target_group, "arn", |s| s.starts_with("arn:"), &path)
+                {
+                    desired["load_balancers"] =
+                        json!([{ "target_group_arn": tg, "container_name": lb.container, "container_port": lb.port }]);
                     // ECS refuses a target group that no load balancer uses yet.
                     for (lb_name, balancer) in &self.stack.load_balancers {
                         for listener in balancer.listeners.iter().filter(|l| l.forward == lb.target_group) {

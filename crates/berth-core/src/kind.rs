@@ -73,14 +73,7 @@ impl Kind {
         match self {
             KeyPair => &["name", "public_key"],
             SecurityGroup => &["name", "description", "vpc_id"],
-            SecurityGroupIngress => &[
-                "group_id",
-                "protocol",
-                "from_port",
-                "to_port",
-                "cidr",
-                "source_group_id",
-            ],
+            SecurityGroupIngress => &["group_id", "protocol", "from_port", "to_port", "cidr", "source_group_id"],
             IamRolePolicyAttachment => &["role", "policy_arn"],
             IamRoleInlinePolicy => &["role", "name"],
             IamInstanceProfile => &["name"],
@@ -116,9 +109,9 @@ impl Kind {
     /// A note shown in the plan for an in-place update of this kind.
     pub fn update_note(self) -> Option<&'static str> {
         match self {
-            Kind::TaskDefinition => Some(
-                "task definitions are immutable: registers a new revision, and services using it move to it",
-            ),
+            Kind::TaskDefinition => {
+                Some("task definitions are immutable: registers a new revision, and services using it move to it")
+            }
             Kind::LaunchTemplate => Some("creates a new launch template version and makes it the default"),
             _ => None,
         }

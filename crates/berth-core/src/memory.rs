@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::kind::Kind;
-use crate::provider::{Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, STACK_TAG};
+use crate::provider::{
+    Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, STACK_TAG,
+};
 
 /// One stored resource.
 #[derive(Debug, Clone, PartialEq)]

@@ -130,7 +130,9 @@ fn principal(value: &Value) -> Value {
 
 fn account_root(id: &Value) -> Value {
     match id.as_str() {
-        Some(s) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) => Value::from(format!("arn:aws:iam::{s}:root")),
+        Some(s) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Value::from(format!("arn:aws:iam::{s}:root"))
+        }
         _ => id.clone(),
     }
 }

@@ -204,8 +204,10 @@ fn redact_value(value: &mut Value, secrets: &[&String]) {
 
 /// What changed between two versions of a secret env file, by key only.
 pub fn env_key_changes(before: Option<&str>, after: Option<&str>) -> Vec<String> {
-    let before: std::collections::BTreeMap<String, String> = before.map(parse_env).unwrap_or_default().into_iter().collect();
-    let after: std::collections::BTreeMap<String, String> = after.map(parse_env).unwrap_or_default().into_iter().collect();
+    let before: std::collections::BTreeMap<String, String> =
+        before.map(parse_env).unwrap_or_default().into_iter().collect();
+    let after: std::collections::BTreeMap<String, String> =
+        after.map(parse_env).unwrap_or_default().into_iter().collect();
     let mut out = Vec::new();
     for (key, value) in &after {
         match before.get(key) {
@@ -227,7 +229,9 @@ mod tests {
     fn a_changed_secret_hides_its_old_value_too() {
         let field = FieldChange {
             field: "container_definitions".into(),
-            before: Some(json!([{"environment": [{"name": "DB", "value": "old-secret"}, {"name": "X", "value": "1"}]}])),
+            before: Some(
+                json!([{"environment": [{"name": "DB", "value": "old-secret"}, {"name": "X", "value": "1"}]}]),
+            ),
             after: Some(json!([{"environment": [{"name": "X", "value": "2"}, {"name": "DB", "value": "new-secret"}]}])),
             forces_replace: false,
             sensitive: false,

@@ -9,8 +9,8 @@ use berth_core::engine::{Engine, Event, EventSink, NoEvents};
 use berth_core::expand::{expand, ExpandOptions};
 use berth_core::kind::Kind;
 use berth_core::load::{load_file, LoadedStack};
-use berth_core::plan::{Action, Mode};
 use berth_core::memory::{MemoryCloud, Stored};
+use berth_core::plan::{Action, Mode};
 use berth_core::provider::Outputs;
 use serde_json::json;
 
@@ -107,7 +107,12 @@ async fn a_failure_skips_dependents_and_a_second_apply_converges() {
 #[tokio::test]
 async fn resources_owned_by_no_stack_are_refused() {
     let cloud = MemoryCloud::default();
-    let unowned = Stored { kind: Kind::S3Bucket, state: json!({"name": "ecs-sample-env-123456789012"}), outputs: Outputs::new(), tags: BTreeMap::new() };
+    let unowned = Stored {
+        kind: Kind::S3Bucket,
+        state: json!({"name": "ecs-sample-env-123456789012"}),
+        outputs: Outputs::new(),
+        tags: BTreeMap::new(),
+    };
     cloud.resources.lock().unwrap().insert("buckets.ecs-sample-env".into(), unowned);
     let planned = plan(&cloud, &[], Mode::Apply).await;
     let errors: Vec<_> = planned.plan.diagnostics.iter().filter(|d| d.is_error()).collect();

@@ -15,7 +15,11 @@ fn reference_text() -> String {
 fn parse_and_expand(text: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
     if let Ok(loaded) = load_str(&path, text) {
-        let options = ExpandOptions { account_id: "123456789012".into(), region: "ap-northeast-2".into(), var_overrides: BTreeMap::new() };
+        let options = ExpandOptions {
+            account_id: "123456789012".into(),
+            region: "ap-northeast-2".into(),
+            var_overrides: BTreeMap::new(),
+        };
         let _ = expand(&loaded, &options);
         let _ = berth_core::check::offline_checks(&loaded);
     }

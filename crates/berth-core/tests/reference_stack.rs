@@ -37,10 +37,16 @@ fn every_entry_becomes_its_aws_resources() {
         ("security_groups.ecs-sample-instances.ingress[tcp:32768-65535:ecs-sample-alb]", Kind::SecurityGroupIngress),
         ("iam.policies.ecs-sample-ecs", Kind::IamPolicy),
         ("iam.roles.ecs-instance-role", Kind::IamRole),
-        ("iam.roles.ecs-instance-role.managed_policies[AmazonEC2ContainerServiceforEC2Role]", Kind::IamRolePolicyAttachment),
+        (
+            "iam.roles.ecs-instance-role.managed_policies[AmazonEC2ContainerServiceforEC2Role]",
+            Kind::IamRolePolicyAttachment,
+        ),
         ("iam.roles.ecs-instance-role.instance_profile", Kind::IamInstanceProfile),
         ("iam.roles.ecs-task-execution-role", Kind::IamRole),
-        ("iam.roles.ecs-task-execution-role.managed_policies[AmazonECSTaskExecutionRolePolicy]", Kind::IamRolePolicyAttachment),
+        (
+            "iam.roles.ecs-task-execution-role.managed_policies[AmazonECSTaskExecutionRolePolicy]",
+            Kind::IamRolePolicyAttachment,
+        ),
         ("iam.roles.ecs-task-execution-role.policies[ecs-sample-ecs]", Kind::IamRolePolicyAttachment),
         ("iam.roles.ecs-task-execution-role.inline_policies.read-env-file", Kind::IamRoleInlinePolicy),
         ("buckets.ecs-sample-env", Kind::S3Bucket),
@@ -83,7 +89,10 @@ fn service_waits_for_its_listener_and_task_definition() {
     for dep in ["load_balancers.ecs-sample-alb.listeners[80]", "task_definitions.example-app", "clusters.ecs-sample"] {
         assert!(deps.contains(dep), "service should depend on {dep}: {deps:?}");
     }
-    assert_eq!(service.desired["deployment"], serde_json::json!({"minimum_healthy_percent": 0, "maximum_percent": 100}));
+    assert_eq!(
+        service.desired["deployment"],
+        serde_json::json!({"minimum_healthy_percent": 0, "maximum_percent": 100})
+    );
 }
 
 #[test]
@@ -97,7 +106,10 @@ fn task_definition_carries_the_walkthrough_fixes() {
     assert_eq!(proxy["depends_on"][0]["condition"], "START");
     let app = containers.iter().find(|c| c["name"] == "example-app-container").unwrap();
     assert_eq!(app["image"], "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/example-app:latest");
-    assert_eq!(app["environment_files"][0]["value"], format!("{}/prod.env", reference("buckets.ecs-sample-env", "arn")));
+    assert_eq!(
+        app["environment_files"][0]["value"],
+        format!("{}/prod.env", reference("buckets.ecs-sample-env", "arn"))
+    );
     assert_eq!(td["memory"], "450");
     assert_eq!(td["execution_role_arn"], reference("iam.roles.ecs-task-execution-role", "arn"));
 }

@@ -20,7 +20,9 @@ fn committed_schema_matches_the_types() {
 fn reference_stack_validates_against_the_schema_shape() {
     // The schema must at least know every top-level key of the reference stack.
     let schema: serde_json::Value = serde_json::from_str(&berth_core::model::json_schema()).unwrap();
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml"))
+            .unwrap();
     let stack: serde_json::Value = serde_yaml::from_str(&text).unwrap();
     for key in stack.as_object().unwrap().keys() {
         assert!(schema["properties"].get(key).is_some(), "schema lacks `{key}`");
