@@ -47,7 +47,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, graph, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let overrides = parse_vars(&vars)?;
-            let Some(Prepared { planned, .. }) = make_plan(&stack, &overrides, &aws, mode, None).await? else {
+            let Some(Prepared { planned, .. }) = make_plan(&stack, &overrides, &aws, mode, false).await? else {
                 return Ok(Exit::Error);
             };
             let plan = &planned.plan;
@@ -235,9 +235,10 @@ async fn make_plan(
     var_overrides: &BTreeMap<String, String>,
     aws: &AwsArgs,
     mode: Mode,
-    lock: Option<&LockLocation>,
+    take_lock: bool,
 ) -> Result<Option<Prepared>> {
     let Some((loaded, warnings)) = load(path) else { return Ok(None) };
+    let lock = if take_lock { lock_location(&loaded, aws)? } else { None };
     let var_overrides = var_overrides.clone();
     // Expand once offline so that a broken stack sends nothing to AWS, not even STS.
     let offline = offline_options(&loaded, aws.region.clone(), var_overrides.clone());
@@ -252,7 +253,7 @@ async fn make_plan(
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
-    let lock = match lock {
+    let lock = match &lock {
         Some(location) => Some(provider.lock(location, &expanded.stack, operation).await?),
         None => None,
     };
@@ -296,8 +297,7 @@ async fn converge(
     auto_approve: bool,
     saved: Option<SavedPlan>,
 ) -> Result<Exit> {
-    let lock = aws.lock.as_deref().map(LockLocation::parse).transpose().map_err(anyhow::Error::msg)?;
-    let Some(prepared) = make_plan(path, vars, aws, mode, lock.as_ref()).await? else { return Ok(Exit::Error) };
+    let Some(prepared) = make_plan(path, vars, aws, mode, true).await? else { return Ok(Exit::Error) };
     let result = carry_out(&prepared, aws, mode, auto_approve, saved).await;
     prepared.release().await;
     result
@@ -352,7 +352,7 @@ async fn draw_graph(path: &Path, vars: &VarArgs, format: GraphFormat, with_plan:
         GraphFormat::Dot => berth_render::dot(graph, plan),
     };
     if with_plan {
-        let Some(Prepared { planned, .. }) = make_plan(path, &overrides, aws, Mode::Apply, None).await? else {
+        let Some(Prepared { planned, .. }) = make_plan(path, &overrides, aws, Mode::Apply, false).await? else {
             return Ok(Exit::Error);
         };
         print!("{}", draw(&planned.expanded().graph, Some(&planned.plan)));
@@ -364,6 +364,12 @@ async fn draw_graph(path: &Path, vars: &VarArgs, format: GraphFormat, with_plan:
     };
     print!("{}", draw(&expanded.graph, None));
     Ok(Exit::Ok)
+}
+
+/// The lock location: `--lock` (or `BERTH_LOCK`), else the stack's `lock:`.
+fn lock_location(loaded: &LoadedStack, aws: &AwsArgs) -> Result<Option<LockLocation>> {
+    let url = aws.lock.clone().or_else(|| loaded.stack.lock.clone());
+    url.as_deref().map(LockLocation::parse).transpose().map_err(anyhow::Error::msg)
 }
 
 /// `berth unlock`: removes a stale lock, given its id.

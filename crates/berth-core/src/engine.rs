@@ -20,7 +20,7 @@ use crate::kind::Kind;
 use crate::load::Source;
 use crate::normalize::normalize;
 use crate::plan::{env_key_changes, Action, FieldChange, Mode, Plan, ResourceChange, MASK, UNKNOWN};
-use crate::provider::{Live, NodeRequest, Outputs, Provider, STACK_TAG};
+use crate::provider::{Live, NodeRequest, Outputs, Provider, PROTECT_TAG, STACK_TAG};
 
 /// Progress reported while the engine works.
 #[derive(Debug, Clone, PartialEq)]
@@ -342,7 +342,23 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let desired = resolve(&node.desired, &shared.outputs);
-            resources.push(describe_change(node, plan, &desired));
+            let change = describe_change(node, plan, &desired);
+            if node.protected && matches!(change.action, Action::Replace | Action::Delete) {
+                let why = match change.action {
+                    Action::Replace => {
+                        format!("the change to {} needs a replacement", change.replace_reasons.join(", "))
+                    }
+                    _ => "this destroy would delete it".into(),
+                };
+                diagnostics.push(source.diagnostic(
+                    Severity::Error,
+                    None,
+                    &node.origin.iter().map(String::as_str).collect::<Vec<_>>(),
+                    format!("{} is protected (protect: true) and {why}", node.address),
+                    Some("set `protect: false` first if it really must go".into()),
+                ));
+            }
+            resources.push(change);
         }
         let orphans = match self.orphans(graph, stack).await {
             Ok(orphans) => orphans,
@@ -357,6 +373,15 @@ impl<'a> Engine<'a> {
                 Vec::new()
             }
         };
+        for orphan in orphans.iter().filter(|o| is_protected(&o.live)) {
+            diagnostics.push(source.diagnostic(
+                Severity::Error,
+                None,
+                &[],
+                format!("{} is protected and no longer in the stack file: berth will not delete it", orphan.address),
+                Some("put it back with `protect: false` and apply, then remove it from the file".into()),
+            ));
+        }
         let orphan_changes = orphans.iter().map(|o| ResourceChange {
             address: o.address.clone(),
             kind: o.kind,
@@ -683,6 +708,10 @@ fn predicted_outputs(kind: Kind, desired: &Value) -> Outputs {
         _ => {}
     }
     outputs
+}
+
+fn is_protected(live: &Live) -> bool {
+    live.tags.as_ref().and_then(|t| t.get(PROTECT_TAG)).is_some_and(|v| v == "true")
 }
 
 fn name_of(node: &Node) -> String {

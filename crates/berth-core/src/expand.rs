@@ -12,7 +12,7 @@ use crate::graph::{reference, Graph, Node};
 use crate::kind::Kind;
 use crate::load::{LoadedStack, Source};
 use crate::model::{self, Ports, Stack, Subnets};
-use crate::provider::{ENV_DIGEST_TAG, ID_TAG, STACK_TAG};
+use crate::provider::{ENV_DIGEST_TAG, ID_TAG, PROTECT_TAG, STACK_TAG};
 
 /// The SSM parameter holding the current ECS-optimized Amazon Linux 2023 AMI.
 pub const ECS_OPTIMIZED_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
@@ -74,6 +74,7 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
     x.target_groups();
     x.load_balancers();
     x.services();
+    x.protect();
     if x.nodes.iter().any(|n| n.dependencies().contains(NETWORK)) {
         x.nodes.push(Node {
             address: NETWORK.into(),
@@ -89,6 +90,7 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
             extra_dependencies: BTreeSet::new(),
             sensitive_fields: vec![],
             origin: vec!["network".into()],
+            protected: false,
         });
     }
     let Expander { nodes, mut diagnostics, secrets, .. } = x;
@@ -184,6 +186,7 @@ impl<'a> Expander<'a> {
             extra_dependencies: BTreeSet::new(),
             sensitive_fields: vec![],
             origin: origin.iter().map(|s| s.to_string()).collect(),
+            protected: false,
         });
         self.nodes.last_mut().expect("just pushed")
     }
@@ -220,6 +223,39 @@ impl<'a> Expander<'a> {
                     format!("--var {name}: the stack declares no variable `{name}`"),
                     did_you_mean(name, known).map(|k| format!("did you mean `{k}`?")),
                 );
+            }
+        }
+    }
+
+    /// Marks the nodes of every `protect: true` resource (and its parts) and
+    /// tags them, so protection outlives the resource's removal from the file.
+    fn protect(&mut self) {
+        let s = self.stack;
+        let protected: Vec<String> = [
+            s.key_pairs.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("key_pairs.{n}")).collect::<Vec<_>>(),
+            s.security_groups.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("security_groups.{n}")).collect(),
+            s.iam.policies.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("iam.policies.{n}")).collect(),
+            s.iam.roles.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("iam.roles.{n}")).collect(),
+            s.buckets.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("buckets.{n}")).collect(),
+            s.log_groups.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("log_groups.{n}")).collect(),
+            s.clusters.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("clusters.{n}")).collect(),
+            s.task_definitions
+                .iter()
+                .filter(|(_, r)| r.protect)
+                .map(|(n, _)| format!("task_definitions.{n}"))
+                .collect(),
+            s.target_groups.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("target_groups.{n}")).collect(),
+            s.load_balancers.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("load_balancers.{n}")).collect(),
+            s.services.iter().filter(|(_, r)| r.protect).map(|(n, _)| format!("services.{n}")).collect(),
+        ]
+        .concat();
+        for node in &mut self.nodes {
+            let covered = protected.iter().any(|p| node.address == *p || node.address.starts_with(&format!("{p}.")));
+            if covered {
+                node.protected = true;
+                if let Some(tags) = node.desired.get_mut("tags").and_then(Value::as_object_mut) {
+                    tags.insert(PROTECT_TAG.into(), json!("true"));
+                }
             }
         }
     }

@@ -60,6 +60,8 @@ pub struct Node {
     pub sensitive_fields: Vec<String>,
     /// Where the node comes from in the stack file.
     pub origin: Vec<String>,
+    /// `protect: true`: never deleted or replaced.
+    pub protected: bool,
 }
 
 impl Node {
@@ -165,6 +167,7 @@ mod tests {
             extra_dependencies: BTreeSet::new(),
             sensitive_fields: vec![],
             origin: vec![],
+            protected: false,
         }
     }
 

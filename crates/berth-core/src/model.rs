@@ -22,6 +22,9 @@ pub struct Stack {
     /// Variables, used as `${var.NAME}`; `--var NAME=VALUE` overrides them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub vars: BTreeMap<String, Var>,
+    /// Where apply and destroy hold the stack's lock: `s3://bucket/key` (`--lock` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
     /// Tags added to every taggable resource.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
@@ -126,6 +129,9 @@ impl Default for Subnets {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPair {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     /// Path of the OpenSSH public key, relative to the stack file.
     pub public_key: String,
 }
@@ -134,6 +140,9 @@ pub struct KeyPair {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroup {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     pub description: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress: Vec<IngressRule>,
@@ -184,6 +193,9 @@ pub struct Iam {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     /// The policy document.
     pub document: Value,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -195,6 +207,9 @@ pub struct Policy {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Role {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     /// Services that may assume the role (`ecs-tasks.amazonaws.com`).
     pub trust: Vec<String>,
     /// ARNs of managed policies to attach.
@@ -218,6 +233,9 @@ pub struct Role {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     /// The bucket's global name (defaults to the key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -256,6 +274,9 @@ pub struct BucketObject {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogGroup {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
 }
@@ -264,6 +285,9 @@ pub struct LogGroup {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -299,6 +323,9 @@ fn ecs_optimized() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDefinition {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     /// Launch types: `EC2`, `FARGATE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
@@ -388,6 +415,9 @@ pub struct PortMappingSpec {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroup {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     pub protocol: String,
     pub port: u32,
     /// `instance` (default), `ip` or `lambda`.
@@ -427,6 +457,9 @@ fn ok_code() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancer {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     /// `internet-facing` (default) or `internal`.
     #[serde(default = "internet_facing")]
     pub scheme: String,
@@ -457,6 +490,9 @@ pub struct Listener {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
     pub cluster: String,
     pub task_definition: String,
     pub desired_count: u32,

@@ -16,6 +16,8 @@ pub type Outputs = BTreeMap<String, Value>;
 pub const STACK_TAG: &str = "berth:stack";
 /// Tag key holding the resource's address in its stack.
 pub const ID_TAG: &str = "berth:id";
+/// Tag marking a protected resource, so it stays protected once removed from the file.
+pub const PROTECT_TAG: &str = "berth:protect";
 /// Service tag holding a digest of the environment files its tasks load: a
 /// change means running tasks must be restarted to see the new values.
 pub const ENV_DIGEST_TAG: &str = "berth:env-digest";

@@ -151,3 +151,54 @@ async fn an_interrupted_apply_starts_nothing_new_and_says_so() {
     assert!(report.not_attempted.iter().all(|(_, _, why)| why == berth_core::engine::INTERRUPTED || !why.is_empty()));
     assert!(cloud.calls.lock().unwrap().is_empty());
 }
+
+/// The reference stack with `protect: true` added to the service and the target group.
+fn protected_stack_text() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .replace("  example-app-service:\n", "  example-app-service:\n    protect: true\n")
+        .replace("  ecs-sample-tg:\n", "  ecs-sample-tg:\n    protect: true\n")
+}
+
+async fn plan_text(cloud: &MemoryCloud, text: &str, mode: Mode) -> berth_core::engine::Planned {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
+    let loaded = berth_core::load::load_str(&path, text).unwrap();
+    let expanded = expand(&loaded, &options(&[])).unwrap();
+    Engine::new(cloud, &NoEvents, 10).plan(expanded, &loaded.source, mode).await.unwrap()
+}
+
+#[tokio::test]
+async fn protected_resources_are_never_deleted_or_replaced() {
+    let cloud = MemoryCloud::default();
+    let text = protected_stack_text();
+    let first = plan_text(&cloud, &text, Mode::Apply).await;
+    assert!(Engine::new(&cloud, &NoEvents, 10).apply(&first).await.succeeded());
+
+    let errors = |planned: &berth_core::engine::Planned| -> Vec<String> {
+        planned.plan.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect()
+    };
+    let destroy = plan_text(&cloud, &text, Mode::Destroy).await;
+    let refused = errors(&destroy);
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.iter().any(|e| e.starts_with("services.example-app-service is protected")), "{refused:?}");
+
+    let replaced = plan_text(
+        &cloud,
+        &text.replace("    port: 80\n    target_type", "    port: 8080\n    target_type"),
+        Mode::Apply,
+    )
+    .await;
+    let refused = errors(&replaced);
+    assert!(
+        refused.iter().any(|e| e.contains("target_groups.ecs-sample-tg is protected") && e.contains("`port`")),
+        "{refused:?}"
+    );
+
+    let removed = plan_text(&cloud, &text[..text.find("\nservices:").unwrap()], Mode::Apply).await;
+    let refused = errors(&removed);
+    assert_eq!(
+        refused,
+        ["services.example-app-service is protected and no longer in the stack file: berth will not delete it"]
+    );
+}
