@@ -183,6 +183,7 @@ mod tests {
             extra_dependencies: BTreeSet::new(),
             sensitive_fields: vec![],
             origin: vec![],
+            protected: false,
         }
     }
 

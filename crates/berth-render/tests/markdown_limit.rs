@@ -63,6 +63,7 @@ fn chain_graph(n: usize) -> Graph {
             extra_dependencies: BTreeSet::new(),
             sensitive_fields: vec![],
             origin: vec![],
+            protected: false,
         })
         .collect();
     Graph::new(nodes).unwrap()
