@@ -25,13 +25,17 @@ pub enum Command {
         #[arg(long)]
         region: Option<String>,
     },
-    /// Run the pre-flight checks alone (see docs/checks.md).
+    /// Run the pre-flight checks alone (see docs/checks.md): the offline ones,
+    /// then those that read AWS (registered instances, env files, secrets).
     Check {
         stack: PathBuf,
         #[command(flatten)]
         vars: VarArgs,
+        /// Only the checks that need no AWS access.
         #[arg(long)]
-        region: Option<String>,
+        offline: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
     /// Show what `apply` would change.
     Plan {

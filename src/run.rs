@@ -41,9 +41,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             print!("{}", berth_core::model::json_schema());
             Ok(Exit::Ok)
         }
-        Command::Validate { stack, vars, region } | Command::Check { stack, vars, region } => {
-            validate(&stack, &vars, region)
-        }
+        Command::Validate { stack, vars, region } => validate(&stack, &vars, region),
+        Command::Check { stack, vars, offline: true, aws } => validate(&stack, &vars, aws.region),
+        Command::Check { stack, vars, offline: false, aws } => check_live(&stack, &vars, &aws).await,
         Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, graph, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
             let overrides = parse_vars(&vars)?;
@@ -176,6 +176,55 @@ fn validate(path: &Path, vars: &VarArgs, region: Option<String>) -> Result<Exit>
     Ok(Exit::Ok)
 }
 
+/// A valid stack expanded for the account the provider reaches.
+struct Connected {
+    loaded: LoadedStack,
+    /// Warnings of the offline checks.
+    warnings: Vec<Diagnostic>,
+    provider: AwsProvider,
+    expanded: Expanded,
+}
+
+/// Loads, checks and expands the stack; `None` (after reporting) when it is
+/// invalid. It is expanded offline first so that a broken stack sends nothing
+/// to AWS, not even STS.
+async fn connect_and_expand(
+    path: &Path,
+    var_overrides: &BTreeMap<String, String>,
+    aws: &AwsArgs,
+) -> Result<Option<Connected>> {
+    let Some((loaded, warnings)) = load(path) else { return Ok(None) };
+    let offline = offline_options(&loaded, aws.region.clone(), var_overrides.clone());
+    if expand_reported(&loaded, &offline).is_none() {
+        return Ok(None);
+    }
+    let provider = connect(&loaded, aws).await?;
+    let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
+    let options = ExpandOptions {
+        account_id: identity.account_id,
+        region: identity.region,
+        var_overrides: var_overrides.clone(),
+    };
+    let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
+    Ok(Some(Connected { loaded, warnings, provider, expanded }))
+}
+
+/// `berth check`: the offline checks, then those that read AWS.
+async fn check_live(path: &Path, vars: &VarArgs, aws: &AwsArgs) -> Result<Exit> {
+    let Some(Connected { loaded, warnings: mut findings, provider, expanded }) =
+        connect_and_expand(path, &parse_vars(vars)?, aws).await?
+    else {
+        return Ok(Exit::Error);
+    };
+    findings.extend(berth_core::check::live_checks(&expanded, &loaded.source, &provider).await);
+    report_diagnostics(&findings);
+    if findings.iter().any(Diagnostic::is_error) {
+        return Ok(Exit::Error);
+    }
+    println!("{}: all checks passed, {} warning(s).", path.display(), findings.len());
+    Ok(Exit::Ok)
+}
+
 /// Prints engine progress to stderr, so stdout stays the plan or report.
 struct Progress {
     style: Style,
@@ -237,18 +286,18 @@ async fn make_plan(
     mode: Mode,
     take_lock: bool,
 ) -> Result<Option<Prepared>> {
-    let Some((loaded, warnings)) = load(path) else { return Ok(None) };
-    let lock = if take_lock { lock_location(&loaded, aws)? } else { None };
-    let var_overrides = var_overrides.clone();
-    // Expand once offline so that a broken stack sends nothing to AWS, not even STS.
-    let offline = offline_options(&loaded, aws.region.clone(), var_overrides.clone());
-    if expand_reported(&loaded, &offline).is_none() {
+    let Some(Connected { loaded, warnings, provider, expanded }) = connect_and_expand(path, var_overrides, aws).await?
+    else {
         return Ok(None);
+    };
+    let lock = if take_lock { lock_location(&loaded, aws)? } else { None };
+    if mode == Mode::Apply {
+        let findings = berth_core::check::live_checks(&expanded, &loaded.source, &provider).await;
+        if findings.iter().any(Diagnostic::is_error) {
+            report_diagnostics(&findings);
+            return Ok(None);
+        }
     }
-    let provider = connect(&loaded, aws).await?;
-    let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
-    let options = ExpandOptions { account_id: identity.account_id, region: identity.region, var_overrides };
-    let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
     let operation = match mode {
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",

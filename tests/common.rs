@@ -67,3 +67,21 @@ pub fn changes(plan: &serde_json::Value) -> Vec<(String, String)> {
         .map(|r| (r["address"].as_str().unwrap().to_owned(), r["action"].as_str().unwrap().to_owned()))
         .collect()
 }
+
+/// Copies the reference stack with its key and env files into `dir`, with
+/// `edit` applied to the stack text; returns the copy's path.
+pub fn copy_reference_stack(dir: &Path, edit: impl Fn(&str) -> String) -> PathBuf {
+    let source = reference_stack();
+    let source_dir = source.parent().unwrap();
+    for sub in ["keys", "env"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        for entry in std::fs::read_dir(source_dir.join(sub)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.join(sub).join(entry.file_name())).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(&source).unwrap();
+    let copy = dir.join("stack.yaml");
+    std::fs::write(&copy, edit(&text)).unwrap();
+    copy
+}

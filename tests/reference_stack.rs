@@ -5,7 +5,7 @@ mod common;
 
 use aws_sdk_ecs::types::TransportProtocol;
 use berth_testkit::Moto;
-use common::{berth, changes, reference_stack};
+use common::{berth, changes, copy_reference_stack, reference_stack};
 
 const ACCOUNT: &str = "123456789012"; // moto's default account
 const STACK_TAG: &str = "berth:stack";
@@ -65,8 +65,8 @@ async fn plan_apply_read_back_replan_change_destroy() {
 
     // 6. A resource removed from the file is found by its tags and deleted, and nothing else.
     let trimmed = tempfile::tempdir().unwrap();
-    copy_stack_without_services(trimmed.path());
-    let trimmed_stack = trimmed.path().join("stack.yaml");
+    let trimmed_stack =
+        copy_reference_stack(trimmed.path(), |text| text[..text.find("\nservices:").unwrap()].to_owned());
     let trimmed_stack = trimmed_stack.to_str().unwrap();
     let plan = berth(&moto, &[&["plan", trimmed_stack, "--format", "json"][..], &image[..]].concat()).expect(0).json();
     assert_eq!(changes(&plan), [("services.example-app-service".to_owned(), "delete".to_owned())]);
@@ -82,21 +82,6 @@ async fn plan_apply_read_back_replan_change_destroy() {
     nothing_left(&moto).await;
     let after = berth(&moto, &["plan", stack, "--destroy", "--detailed-exitcode"]).expect(0);
     assert!(after.stdout.contains("Nothing of this stack exists"), "{}", after.stdout);
-}
-
-/// The reference stack without its `services:` section, with its key and env files.
-fn copy_stack_without_services(dir: &std::path::Path) {
-    let source = reference_stack();
-    let source_dir = source.parent().unwrap();
-    for sub in ["keys", "env"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-        for entry in std::fs::read_dir(source_dir.join(sub)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.join(sub).join(entry.file_name())).unwrap();
-        }
-    }
-    let text = std::fs::read_to_string(&source).unwrap();
-    std::fs::write(dir.join("stack.yaml"), &text[..text.find("\nservices:").unwrap()]).unwrap();
 }
 
 async fn read_back(moto: &Moto) {

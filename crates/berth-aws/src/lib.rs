@@ -22,6 +22,7 @@ mod discover;
 mod ec2;
 mod ecs;
 mod elb;
+mod facts;
 mod iam;
 mod lock;
 mod logs;
@@ -55,6 +56,7 @@ pub(crate) struct Clients {
     pub ssm: aws_sdk_ssm::Client,
     pub sts: aws_sdk_sts::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub region: String,
 }
 
@@ -117,6 +119,7 @@ impl AwsProvider {
             ssm: client!(aws_sdk_ssm),
             sts: client!(aws_sdk_sts),
             tagging: client!(aws_sdk_resourcegroupstagging),
+            secrets: client!(aws_sdk_secretsmanager),
             region,
         };
         Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()) })

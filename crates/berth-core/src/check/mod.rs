@@ -16,6 +16,7 @@ mod containers;
 mod deployment;
 mod fargate;
 mod instances;
+mod live;
 mod load_balancing;
 mod names;
 mod policy;
@@ -28,6 +29,7 @@ use crate::load::{LoadedStack, Source};
 use crate::model::{Capacity, Container, PortMapping, Service, Stack, TaskDefinition};
 
 pub use codes::Code;
+pub use live::{live_checks, Facts, Registered};
 use policy::{Decision, Statement};
 use resolve::{shown, Resolver};
 

@@ -1,0 +1,233 @@
+//! BRT039-BRT041: the checks that read AWS. They run on the expanded stack
+//! (real account id, resolved names) before any mutating call: a task larger
+//! than every container instance the cluster has registered, an environment
+//! file or a secret that does not exist. Secret values are never read.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::codes::{self, Code};
+use crate::diag::Diagnostic;
+use crate::expand::Expanded;
+use crate::graph::{Node, REF_PREFIX};
+use crate::kind::Kind;
+use crate::load::Source;
+use crate::provider::ProviderResult;
+
+/// What one registered container instance offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    pub instance: String,
+    pub memory_mib: i64,
+    pub cpu_units: i64,
+}
+
+/// The read-only facts the live checks need from the cloud.
+#[async_trait]
+pub trait Facts: Send + Sync {
+    /// Registered resources of the cluster's ACTIVE container instances
+    /// (empty when the cluster does not exist or has none).
+    async fn registered_instances(&self, cluster: &str) -> ProviderResult<Vec<Registered>>;
+    /// Whether `s3://bucket/key` exists (HeadObject).
+    async fn object_exists(&self, bucket: &str, key: &str) -> ProviderResult<bool>;
+    /// Whether the Secrets Manager secret exists (DescribeSecret, never its value).
+    async fn secret_exists(&self, id: &str) -> ProviderResult<bool>;
+}
+
+/// Runs the checks that need AWS.
+pub async fn live_checks(expanded: &Expanded, source: &Source, facts: &dyn Facts) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let graph = &expanded.graph;
+    for service in graph.nodes().iter().filter(|n| n.kind == Kind::EcsService) {
+        let task = service.desired["task_definition"].as_str().and_then(|t| referenced_node(expanded, t));
+        let (Some(task), Some(cluster)) = (task, service.desired["cluster"].as_str()) else { continue };
+        if let Err(e) = fit_registered(task, cluster, facts, source, &mut out).await {
+            out.push(report(source, task, &[], codes::REGISTERED_MEMORY_TOO_SMALL, unreadable(e.message)));
+        }
+    }
+    for task in graph.nodes().iter().filter(|n| n.kind == Kind::TaskDefinition) {
+        if let Err(e) = external_files_and_secrets(expanded, task, facts, source, &mut out).await {
+            out.push(report(source, task, &[], codes::ENV_FILE_MISSING, unreadable(e.message)));
+        }
+    }
+    out
+}
+
+fn unreadable(message: String) -> (String, String) {
+    (format!("berth could not read what this check needs: {message}"), "check the credentials' read permissions".into())
+}
+
+/// The node a `${ref:ADDRESS#attr}` string points at.
+fn referenced_node<'e>(expanded: &'e Expanded, value: &str) -> Option<&'e Node> {
+    let inner = value.strip_prefix(REF_PREFIX)?;
+    let (address, _) = inner.split_once('#')?;
+    expanded.graph.get(address)
+}
+
+fn report(source: &Source, node: &Node, extra: &[&str], code: Code, (message, help): (String, String)) -> Diagnostic {
+    let mut path: Vec<&str> = node.origin.iter().map(String::as_str).collect();
+    path.extend_from_slice(extra);
+    source.diagnostic(code.severity, Some(code.id), &path, message, Some(help))
+}
+
+/// Memory the task reserves: the task's, else the containers' reservations.
+fn task_memory(task: &Value) -> i64 {
+    if let Some(memory) = task["memory"].as_str().and_then(|m| m.parse().ok()) {
+        return memory;
+    }
+    let containers = task["container_definitions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    containers.iter().map(|c| c["memory_reservation"].as_i64().or(c["memory"].as_i64()).unwrap_or(0)).sum()
+}
+
+async fn fit_registered(
+    task: &Node,
+    cluster: &str,
+    facts: &dyn Facts,
+    source: &Source,
+    out: &mut Vec<Diagnostic>,
+) -> ProviderResult<()> {
+    let instances = facts.registered_instances(cluster).await?;
+    let memory = task_memory(&task.desired);
+    let Some(largest) = instances.iter().max_by_key(|i| i.memory_mib) else { return Ok(()) };
+    if memory > largest.memory_mib {
+        let family = task.desired["family"].as_str().unwrap_or_default();
+        let message = format!(
+            "task `{family}` needs {memory} MiB but the largest container instance of cluster `{cluster}` ({}) registered {} MiB ({memory} > {}), so it can never be placed",
+            largest.instance, largest.memory_mib, largest.memory_mib
+        );
+        let help =
+            format!("set the task's memory to at most {} MiB, or use a larger instance type", largest.memory_mib);
+        out.push(report(source, task, &["memory"], codes::REGISTERED_MEMORY_TOO_SMALL, (message, help)));
+    }
+    Ok(())
+}
+
+/// Env files and secrets the stack does not manage must exist already.
+async fn external_files_and_secrets(
+    expanded: &Expanded,
+    task: &Node,
+    facts: &dyn Facts,
+    source: &Source,
+    out: &mut Vec<Diagnostic>,
+) -> ProviderResult<()> {
+    let containers = task.desired["container_definitions"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for container in containers {
+        let name = container["name"].as_str().unwrap_or_default();
+        let files = container["environment_files"].as_array().map(Vec::as_slice).unwrap_or_default();
+        for file in files.iter().filter_map(|f| f["value"].as_str()) {
+            let Some((bucket, key)) = external_object(expanded, task, file) else { continue };
+            if !facts.object_exists(&bucket, &key).await? {
+                let message = format!("environment file s3://{bucket}/{key} of container `{name}` does not exist, so the task would fail to start");
+                let help =
+                    "upload it, fix the path, or declare it under the bucket's `objects:` so berth manages it".into();
+                let path = ["containers", name, "environment_files"];
+                out.push(report(source, task, &path, codes::ENV_FILE_MISSING, (message, help)));
+            }
+        }
+        let secrets = container["secrets"].as_array().map(Vec::as_slice).unwrap_or_default();
+        for secret in secrets {
+            let Some(arn) = secret["value_from"].as_str().filter(|v| v.contains(":secretsmanager:")) else { continue };
+            // `arn:...:secret:NAME-abc123:json-key::` names a key of a JSON secret; the secret is the first 7 parts.
+            let id = arn.split(':').take(7).collect::<Vec<_>>().join(":");
+            if !facts.secret_exists(&id).await? {
+                let variable = secret["name"].as_str().unwrap_or_default();
+                let message = format!(
+                    "secret `{id}` for variable `{variable}` of container `{name}` does not exist in Secrets Manager"
+                );
+                let help = "create the secret first, or fix its ARN".into();
+                let path = ["containers", name, "secrets", variable];
+                out.push(report(source, task, &path, codes::SECRET_MISSING, (message, help)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The bucket and key of an env file berth does not upload itself, or `None`
+/// when the stack manages the object.
+fn external_object(expanded: &Expanded, task: &Node, value: &str) -> Option<(String, String)> {
+    if let Some(rest) = value.strip_prefix("arn:aws:s3:::") {
+        let (bucket, key) = rest.split_once('/')?;
+        return Some((bucket.to_owned(), key.to_owned()));
+    }
+    // `${ref:buckets.KEY#arn}/object`: managed when the task depends on that object's node.
+    let (reference, key) = value.split_once("}/")?;
+    let bucket_address = reference.strip_prefix(REF_PREFIX)?.split('#').next()?;
+    let object_address = format!("{bucket_address}.objects[{key}]");
+    if task.extra_dependencies.contains(&object_address) {
+        return None;
+    }
+    let bucket = expanded.graph.get(bucket_address)?.desired["name"].as_str()?.to_owned();
+    Some((bucket, key.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expand::{expand, ExpandOptions};
+    use crate::load::load_str;
+    use std::path::Path;
+
+    struct FakeFacts {
+        instances: Vec<Registered>,
+    }
+
+    #[async_trait]
+    impl Facts for FakeFacts {
+        async fn registered_instances(&self, _cluster: &str) -> ProviderResult<Vec<Registered>> {
+            Ok(self.instances.clone())
+        }
+        async fn object_exists(&self, _bucket: &str, key: &str) -> ProviderResult<bool> {
+            Ok(key != "missing.env")
+        }
+        async fn secret_exists(&self, id: &str) -> ProviderResult<bool> {
+            Ok(!id.ends_with("gone"))
+        }
+    }
+
+    async fn run(edit: impl Fn(String) -> String, instances: Vec<Registered>) -> Vec<Diagnostic> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
+        let text = edit(std::fs::read_to_string(&path).unwrap());
+        let loaded = load_str(&path, &text).unwrap();
+        let options = ExpandOptions {
+            account_id: "123456789012".into(),
+            region: "ap-northeast-2".into(),
+            var_overrides: Default::default(),
+        };
+        let expanded = expand(&loaded, &options).unwrap();
+        live_checks(&expanded, &loaded.source, &FakeFacts { instances }).await
+    }
+
+    fn nano(memory_mib: i64) -> Vec<Registered> {
+        vec![Registered { instance: "i-0abc".into(), memory_mib, cpu_units: 1024 }]
+    }
+
+    #[tokio::test]
+    async fn the_reference_stack_passes() {
+        assert!(run(|t| t, nano(466)).await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_task_larger_than_the_registered_instance_is_an_error() {
+        let found = run(|t| t.replace("memory: 450", "memory: 500"), nano(466)).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].code.as_deref(), Some("BRT039"));
+        assert!(found[0].message.contains("500 > 466"), "{}", found[0].message);
+        assert!(found[0].line > 0);
+    }
+
+    #[tokio::test]
+    async fn missing_external_env_files_and_secrets_are_errors() {
+        let found = run(
+            |t| {
+                t.replace("environment_files: [ecs-sample-env/prod.env]", "environment_files: [ecs-sample-env/prod.env, ecs-sample-env/missing.env]")
+                    .replace("        logs: /ecs/example-app\n      reverse", "        logs: /ecs/example-app\n        secrets: { DB: \"arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:db-gone\" }\n      reverse")
+            },
+            vec![],
+        )
+        .await;
+        let codes: Vec<&str> = found.iter().filter_map(|d| d.code.as_deref()).collect();
+        assert_eq!(codes, ["BRT040", "BRT041"], "{found:?}");
+        assert!(found[0].message.contains("missing.env"));
+    }
+}
