@@ -1,0 +1,60 @@
+//! Saved plans against moto: `apply FILE` applies exactly the reviewed plan,
+//! and refuses (changing nothing) when the stack file or a resource it read
+//! changed since. Also `--detailed-exitcode` in every format.
+
+mod common;
+
+use berth_testkit::Moto;
+use common::{berth, changes, copy_reference_stack};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_only_while_fresh() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_reference_stack(dir.path(), str::to_owned);
+    let stack = stack.to_str().unwrap();
+    let saved = dir.path().join("plan.berth");
+    let saved = saved.to_str().unwrap();
+    berth(&moto, &["apply", stack, "--auto-approve"]).expect(0);
+
+    for format in ["text", "json", "markdown"] {
+        berth(&moto, &["plan", stack, "--format", format, "--detailed-exitcode"]).expect(0);
+    }
+    let image = ["--var", "app_image=example-app:v2"];
+    for format in ["text", "json", "markdown"] {
+        berth(&moto, &[&["plan", stack, "--format", format, "--detailed-exitcode"][..], &image[..]].concat()).expect(2);
+    }
+
+    // A resource changed behind berth's back makes the saved plan stale.
+    berth(&moto, &[&["plan", stack, "--out", saved][..], &image[..]].concat()).expect(0);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config().await);
+    logs.put_retention_policy().log_group_name("/ecs/example-app").retention_in_days(30).send().await.unwrap();
+    let stale = berth(&moto, &["apply", saved, "--auto-approve"]).expect(1);
+    assert!(
+        stale.stderr.contains("the saved plan is stale") && stale.stderr.contains("log_groups./ecs/example-app"),
+        "{}",
+        stale.stderr
+    );
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    let revisions = |ecs: aws_sdk_ecs::Client| async move {
+        ecs.list_task_definitions().family_prefix("example-app").send().await.unwrap().task_definition_arns().len()
+    };
+    assert_eq!(revisions(ecs.clone()).await, 1, "a stale plan changes nothing");
+
+    // A changed stack file makes it stale too.
+    berth(&moto, &[&["plan", stack, "--out", saved][..], &image[..]].concat()).expect(0);
+    let text = std::fs::read_to_string(stack).unwrap();
+    std::fs::write(stack, text.replace("retention_days: 14", "retention_days: 30")).unwrap();
+    let stale = berth(&moto, &["apply", saved, "--auto-approve"]).expect(1);
+    assert!(stale.stderr.contains("stack file"), "{}", stale.stderr);
+    std::fs::write(stack, &text).unwrap();
+
+    // Fresh: exactly the reviewed changes are applied (the retention drift included).
+    let plan =
+        berth(&moto, &[&["plan", stack, "--out", saved, "--format", "json"][..], &image[..]].concat()).expect(0).json();
+    let reviewed = changes(&plan);
+    assert!(reviewed.contains(&("task_definitions.example-app".to_owned(), "update".to_owned())), "{reviewed:?}");
+    berth(&moto, &["apply", saved, "--auto-approve"]).expect(0);
+    assert_eq!(revisions(ecs).await, 2);
+    berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
+}
