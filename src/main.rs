@@ -10,6 +10,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // BERTH_LOG=debug (any tracing filter) logs what berth and the AWS SDK do, to stderr.
+    if let Ok(filter) = std::env::var("BERTH_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Runtime::new().expect("start the async runtime");
     match runtime.block_on(run::run(args)) {
         Ok(code) => code.into(),

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use berth_testkit::Moto;
 
@@ -46,9 +46,15 @@ impl Run {
 
 /// Runs `berth ARGS` against `moto`, with no terminal on stdin.
 pub fn berth(moto: &Moto, args: &[&str]) -> Run {
+    berth_with_env(moto, args, &[])
+}
+
+/// Runs `berth ARGS` against `moto` with extra environment variables.
+pub fn berth_with_env(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_berth"))
         .args(args)
         .envs(moto.env())
+        .envs(env.iter().copied())
         .env_remove("AWS_PROFILE")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -84,4 +90,28 @@ pub fn copy_reference_stack(dir: &Path, edit: impl Fn(&str) -> String) -> PathBu
     let copy = dir.join("stack.yaml");
     std::fs::write(&copy, edit(&text)).unwrap();
     copy
+}
+
+/// Runs `berth ARGS` with exactly the AWS environment `env` (from
+/// [`Moto::env`] or [`berth_testkit::FaultProxy::env`]), with no terminal on stdin.
+pub fn run_berth(env: &[(&'static str, String)], args: &[&str]) -> Run {
+    let output = berth_command(env, args).stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run berth");
+    Run::from(output)
+}
+
+/// Starts `berth ARGS` with the AWS environment `env` and returns at once,
+/// for a test that kills it.
+pub fn spawn_berth(env: &[(&'static str, String)], args: &[&str]) -> Child {
+    berth_command(env, args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start berth")
+}
+
+fn berth_command(env: &[(&'static str, String)], args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("AWS_PROFILE")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    command
 }

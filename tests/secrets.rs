@@ -1,0 +1,81 @@
+//! No secret value reaches any output: plans in every format, apply and
+//! destroy progress, saved plans, and BERTH_LOG=debug logs of berth and the
+//! AWS SDK, through a create, an env-file change and a sensitive var change.
+
+mod common;
+
+use berth_testkit::Moto;
+use common::{berth_with_env, copy_reference_stack};
+
+const SENSITIVE_VAR: &str = "postgres://app:Sup3rS3cretDbPass@db.internal/app";
+const CHANGED_VAR: &str = "postgres://app:An0therS3cretPass@db.internal/app";
+
+/// The values of a `KEY=VALUE` env file.
+fn env_values(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(_, v)| v.trim().to_owned()))
+        .filter(|v| v.len() >= 4)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_in_any_output_even_with_debug_logging() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_reference_stack(dir.path(), |text| {
+        text.replace("vars:\n", &format!("vars:\n  database_url: {{ value: \"{SENSITIVE_VAR}\", sensitive: true }}\n"))
+            .replace(
+                "        memory_reservation: 256\n",
+                "        memory_reservation: 256\n        environment: { DATABASE_URL: \"${var.database_url}\" }\n",
+            )
+    });
+    let stack = stack.to_str().unwrap();
+    let env_file = dir.path().join("env/prod.env");
+    let mut secrets = env_values(&env_file);
+    secrets.push(SENSITIVE_VAR.into());
+    assert!(secrets.len() >= 3, "{secrets:?}");
+
+    let debug = [("BERTH_LOG", "debug")];
+    let saved = dir.path().join("plan.berth");
+    let saved = saved.to_str().unwrap();
+    let mut outputs = Vec::new();
+    let mut run = |args: &[&str], code: i32| {
+        let run = berth_with_env(&moto, args, &debug).expect(code);
+        // Only what berth printed: the arguments hold the secret the user passed.
+        outputs.push(format!("{}\n{}", run.stdout, run.stderr));
+    };
+    for format in ["text", "json", "markdown"] {
+        run(&["plan", stack, "--format", format, "--graph"], 0);
+    }
+    run(&["plan", stack, "--out", saved], 0);
+    run(&["apply", saved, "--auto-approve"], 0);
+
+    // Change a secret in the env file, add a key, and change the sensitive var.
+    let original = std::fs::read_to_string(&env_file).unwrap();
+    std::fs::write(
+        &env_file,
+        original.replace("DB_PASSWORD=", "DB_PASSWORD=Rotated-") + "API_TOKEN=tok-9f8e7d6c5b4a\n",
+    )
+    .unwrap();
+    secrets.extend(env_values(&env_file));
+    secrets.push(CHANGED_VAR.into());
+    let var = format!("database_url={CHANGED_VAR}");
+    for format in ["text", "json", "markdown"] {
+        run(&["plan", stack, "--format", format, "--var", &var, "--detailed-exitcode"], 2);
+    }
+    run(&["apply", stack, "--var", &var, "--auto-approve"], 0);
+    run(&["destroy", stack, "--var", &var, "--auto-approve"], 0);
+    let saved_text = std::fs::read_to_string(saved).unwrap();
+    outputs.push(saved_text);
+
+    let everything = outputs.join("\n");
+    assert!(everything.contains("DB_PASSWORD: (changed)"), "the env file change shows which key changed");
+    assert!(everything.contains("API_TOKEN: (added)"));
+    assert!(everything.contains("DEBUG"), "debug logging was on");
+    for secret in &secrets {
+        assert!(!everything.contains(secret.as_str()), "a secret value leaked: {secret}");
+    }
+}
