@@ -4,29 +4,21 @@
 //! auto scaling groups: create, read back the desired state, update in place,
 //! delete, and read nothing.
 
+mod support;
+
+use support::provider;
+
 use std::collections::BTreeMap;
 
-use berth_aws::{AwsOptions, AwsProvider};
+use berth_aws::AwsProvider;
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, Provider, ID_TAG, STACK_TAG};
-use berth_testkit::{Moto, REGION};
+use berth_testkit::Moto;
 use serde_json::{json, Value};
 
 const STACK: &str = "ec2-test";
 const PUBLIC_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIkpRfH3yThh9JaIgWA/6yOMmwCcPEys5mrFF28e8rrT";
 const ECS_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
-
-async fn provider(moto: &Moto) -> AwsProvider {
-    berth_testkit::use_test_credentials();
-    AwsProvider::connect(&AwsOptions {
-        endpoint_url: Some(moto.endpoint.clone()),
-        region: Some(REGION.into()),
-        max_attempts: Some(2),
-        ..Default::default()
-    })
-    .await
-    .expect("connect to moto")
-}
 
 /// A node of this kind at `address` with the given desired state.
 struct Node {

@@ -2,9 +2,13 @@
 //! trait as the engine uses it: create, read back the desired state, update in
 //! place, read the change, delete, read nothing (and delete again harmlessly).
 
+mod support;
+
+use support::provider;
+
 use std::collections::BTreeMap;
 
-use berth_aws::{AwsOptions, AwsProvider};
+use berth_aws::AwsProvider;
 use berth_core::kind::Kind;
 use berth_core::normalize::normalize;
 use berth_core::provider::{Live, NodeRequest, Outputs, Provider, ID_TAG, STACK_TAG};
@@ -12,18 +16,6 @@ use berth_testkit::{Moto, REGION};
 use serde_json::{json, Value};
 
 const STACK: &str = "ecs-elb-test";
-
-async fn provider(moto: &Moto) -> AwsProvider {
-    berth_testkit::use_test_credentials();
-    AwsProvider::connect(&AwsOptions {
-        endpoint_url: Some(moto.endpoint.clone()),
-        region: Some(REGION.into()),
-        max_attempts: Some(2),
-        ..Default::default()
-    })
-    .await
-    .expect("connect to moto")
-}
 
 /// A node of this kind at `address` with the given desired state.
 struct Node {

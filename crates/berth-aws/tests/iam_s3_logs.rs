@@ -2,9 +2,13 @@
 //! through the `Provider` trait: create, read back, update in place, read
 //! back, delete, read nothing.
 
+mod support;
+
+use support::provider;
+
 use std::collections::BTreeMap;
 
-use berth_aws::{AwsOptions, AwsProvider};
+use berth_aws::AwsProvider;
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, Provider, ID_TAG, STACK_TAG};
 use berth_testkit::Moto;
@@ -12,18 +16,6 @@ use serde_json::{json, Value};
 
 const STACK: &str = "test";
 const ECS_TASK_EXECUTION_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
-
-async fn provider(moto: &Moto) -> AwsProvider {
-    berth_testkit::use_test_credentials();
-    AwsProvider::connect(&AwsOptions {
-        endpoint_url: Some(moto.endpoint.clone()),
-        region: Some(berth_testkit::REGION.into()),
-        max_attempts: Some(2),
-        ..Default::default()
-    })
-    .await
-    .expect("connect to moto")
-}
 
 fn request(kind: Kind, desired: &Value) -> NodeRequest<'_> {
     NodeRequest { stack: STACK, address: kind.as_str(), kind, desired }
