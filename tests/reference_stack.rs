@@ -51,15 +51,7 @@ async fn plan_apply_read_back_replan_change_destroy() {
     berth(&moto, &[&["apply", stack, "--auto-approve"][..], &image[..]].concat()).expect(0);
     berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
     let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    let service = &ecs
-        .describe_services()
-        .cluster("ecs-sample")
-        .services("example-app-service")
-        .send()
-        .await
-        .unwrap()
-        .services
-        .unwrap()[0];
+    let service = service(&ecs).await;
     let td_arn = service.task_definition().unwrap();
     assert!(td_arn.ends_with("task-definition/example-app:2"), "{td_arn}");
 
@@ -82,6 +74,12 @@ async fn plan_apply_read_back_replan_change_destroy() {
     nothing_left(&moto).await;
     let after = berth(&moto, &["plan", stack, "--destroy", "--detailed-exitcode"]).expect(0);
     assert!(after.stdout.contains("Nothing of this stack exists"), "{}", after.stdout);
+}
+
+/// The stack's ECS service as AWS holds it.
+async fn service(ecs: &aws_sdk_ecs::Client) -> aws_sdk_ecs::types::Service {
+    let described = ecs.describe_services().cluster("ecs-sample").services("example-app-service").send().await.unwrap();
+    described.services()[0].clone()
 }
 
 async fn read_back(moto: &Moto) {
@@ -114,15 +112,7 @@ async fn read_back(moto: &Moto) {
     assert_eq!(env_file.value(), format!("arn:aws:s3:::ecs-sample-env-{ACCOUNT}/prod.env"));
 
     // Service: the task definition, 0% / 100%, the target group on the proxy's port 80.
-    let service = &ecs
-        .describe_services()
-        .cluster("ecs-sample")
-        .services("example-app-service")
-        .send()
-        .await
-        .unwrap()
-        .services
-        .unwrap()[0];
+    let service = service(&ecs).await;
     assert_eq!(service.task_definition(), td.task_definition_arn());
     let deployment = service.deployment_configuration().unwrap();
     assert_eq!((deployment.minimum_healthy_percent(), deployment.maximum_percent()), (Some(0), Some(100)));
