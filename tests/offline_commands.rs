@@ -1,0 +1,54 @@
+//! Commands that need no AWS: validate, check --offline, graph, schema.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn berth(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        // Offline commands must not need credentials or an endpoint.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stack() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/ecs-sample/stack.yaml").to_string_lossy().into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn validate_and_offline_check_pass_the_reference_stack() {
+    let out = stdout(&berth(&["validate", &stack()]));
+    assert!(out.contains("is valid: 28 resources"), "{out}");
+    let out = stdout(&berth(&["check", &stack(), "--offline"]));
+    assert!(out.contains("0 warning(s)"), "{out}");
+}
+
+#[test]
+fn graph_draws_every_resource_and_edge() {
+    let mermaid = stdout(&berth(&["graph", &stack(), "--format", "mermaid"]));
+    assert!(
+        mermaid.starts_with("flowchart") || mermaid.contains("\nflowchart") || mermaid.contains("graph "),
+        "{mermaid}"
+    );
+    assert!(mermaid.contains("services.example-app-service"), "{mermaid}");
+    assert!(mermaid.contains("-->"), "{mermaid}");
+    let dot = stdout(&berth(&["graph", &stack(), "--format", "dot"]));
+    assert!(dot.contains("digraph"), "{dot}");
+    assert!(dot.contains("\"load_balancers.ecs-sample-alb.listeners[80]\""), "{dot}");
+}
+
+#[test]
+fn schema_command_prints_the_committed_schema() {
+    let printed = stdout(&berth(&["schema"]));
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/stack.schema.json")).unwrap();
+    assert_eq!(printed, committed);
+}
