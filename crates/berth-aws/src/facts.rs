@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, Resource};
 use berth_core::check::{Facts, Registered};
-use berth_core::provider::ProviderResult;
+use berth_core::kind::Kind;
+use berth_core::provider::{NodeRequest, Provider, ProviderResult};
+use serde_json::Value;
 
 use crate::util::absent_on;
 use crate::{aws_error, AwsProvider};
@@ -50,6 +52,24 @@ impl Facts for AwsProvider {
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
             Err(e) => Err(aws_error(e)),
         }
+    }
+
+    async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>> {
+        let req = NodeRequest { stack: "", address: "network", kind: Kind::Network, desired: network };
+        let Some(live) = self.read(&req).await? else { return Ok(Vec::new()) };
+        let ids: Vec<String> = live
+            .outputs
+            .get("subnet_ids")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let subnets = self.clients.ec2.describe_subnets().set_subnet_ids(Some(ids)).send().await.map_err(aws_error)?;
+        Ok(subnets.subnets().iter().filter_map(|s| s.availability_zone().map(str::to_owned)).collect())
     }
 
     async fn secret_exists(&self, id: &str) -> ProviderResult<bool> {

@@ -128,9 +128,11 @@ pub const REGISTERED_MEMORY_TOO_SMALL: Code =
     code("BRT039", Error, "task larger than every registered container instance of the cluster");
 pub const ENV_FILE_MISSING: Code = code("BRT040", Error, "environment file not found in S3");
 pub const SECRET_MISSING: Code = code("BRT041", Error, "secret not found in Secrets Manager");
+pub const LOAD_BALANCER_ONE_ZONE: Code =
+    code("BRT042", Error, "load balancer subnets in fewer than two availability zones");
 
 /// The codes of the checks that read AWS.
-pub const LIVE: &[Code] = &[REGISTERED_MEMORY_TOO_SMALL, ENV_FILE_MISSING, SECRET_MISSING];
+pub const LIVE: &[Code] = &[REGISTERED_MEMORY_TOO_SMALL, ENV_FILE_MISSING, SECRET_MISSING, LOAD_BALANCER_ONE_ZONE];
 
 /// The code with this id.
 pub fn find(id: &str) -> Option<&'static Code> {

@@ -1,14 +1,15 @@
-//! BRT039-BRT041: the checks that read AWS. They run on the expanded stack
+//! BRT039-BRT042: the checks that read AWS. They run on the expanded stack
 //! (real account id, resolved names) before any mutating call: a task larger
 //! than every container instance the cluster has registered, an environment
-//! file or a secret that does not exist. Secret values are never read.
+//! file or a secret that does not exist, a load balancer whose subnets span
+//! fewer than two availability zones. Secret values are never read.
 
 use async_trait::async_trait;
 use serde_json::Value;
 
 use super::codes::{self, Code};
 use crate::diag::Diagnostic;
-use crate::expand::Expanded;
+use crate::expand::{Expanded, NETWORK};
 use crate::graph::{Node, REF_PREFIX};
 use crate::kind::Kind;
 use crate::load::Source;
@@ -32,6 +33,8 @@ pub trait Facts: Send + Sync {
     async fn object_exists(&self, bucket: &str, key: &str) -> ProviderResult<bool>;
     /// Whether the Secrets Manager secret exists (DescribeSecret, never its value).
     async fn secret_exists(&self, id: &str) -> ProviderResult<bool>;
+    /// The availability zones of the stack's subnets (`network:` desired state).
+    async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>>;
 }
 
 /// Runs the checks that need AWS.
@@ -43,6 +46,27 @@ pub async fn live_checks(expanded: &Expanded, source: &Source, facts: &dyn Facts
         let (Some(task), Some(cluster)) = (task, service.desired["cluster"].as_str()) else { continue };
         if let Err(e) = fit_registered(task, cluster, facts, source, &mut out).await {
             out.push(report(source, task, &[], codes::REGISTERED_MEMORY_TOO_SMALL, unreadable(e.message)));
+        }
+    }
+    let balancers: Vec<&Node> = graph.nodes().iter().filter(|n| n.kind == Kind::LoadBalancer).collect();
+    if let (Some(network), false) = (graph.get(NETWORK), balancers.is_empty()) {
+        match facts.subnet_zones(&network.desired).await {
+            Ok(mut zones) => {
+                zones.sort();
+                zones.dedup();
+                if zones.len() < 2 {
+                    for balancer in &balancers {
+                        let name = balancer.desired["name"].as_str().unwrap_or_default();
+                        let message = format!(
+                            "load balancer `{name}` needs subnets in at least two availability zones; the stack's subnets are in {}",
+                            if zones.is_empty() { "none".to_owned() } else { zones.join(", ") }
+                        );
+                        let help = "list subnets of two or more zones under `network.subnets`".to_owned();
+                        out.push(report(source, balancer, &[], codes::LOAD_BALANCER_ONE_ZONE, (message, help)));
+                    }
+                }
+            }
+            Err(e) => out.push(report(source, balancers[0], &[], codes::LOAD_BALANCER_ONE_ZONE, unreadable(e.message))),
         }
     }
     for task in graph.nodes().iter().filter(|n| n.kind == Kind::TaskDefinition) {
@@ -183,6 +207,12 @@ mod tests {
         async fn secret_exists(&self, id: &str) -> ProviderResult<bool> {
             Ok(!id.ends_with("gone"))
         }
+        async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>> {
+            Ok(match network["subnets"].as_array() {
+                Some(_) => vec!["ap-northeast-2a".into(), "ap-northeast-2a".into()],
+                None => vec!["ap-northeast-2a".into(), "ap-northeast-2c".into()],
+            })
+        }
     }
 
     async fn run(edit: impl Fn(String) -> String, instances: Vec<Registered>) -> Vec<Diagnostic> {
@@ -229,5 +259,13 @@ mod tests {
         let codes: Vec<&str> = found.iter().filter_map(|d| d.code.as_deref()).collect();
         assert_eq!(codes, ["BRT040", "BRT041"], "{found:?}");
         assert!(found[0].message.contains("missing.env"));
+    }
+
+    #[tokio::test]
+    async fn a_load_balancer_in_one_zone_is_an_error() {
+        let found = run(|t| t.replace("subnets: default ", "subnets: [subnet-a1, subnet-a2] "), vec![]).await;
+        let codes: Vec<&str> = found.iter().filter_map(|d| d.code.as_deref()).collect();
+        assert_eq!(codes, ["BRT042"], "{found:?}");
+        assert!(found[0].message.contains("ap-northeast-2a"), "{}", found[0].message);
     }
 }
