@@ -82,6 +82,9 @@ pub enum Command {
         /// Destroy without asking.
         #[arg(long)]
         auto_approve: bool,
+        /// Also delete buckets that hold objects berth does not manage, with those objects.
+        #[arg(long)]
+        force_delete_buckets: bool,
     },
     /// Draw the resource graph (offline), or with `--plan` coloured by action.
     Graph {

@@ -84,14 +84,23 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             Some(saved) => {
                 let mut overrides = saved.vars.clone();
                 overrides.extend(parse_vars(&vars)?);
-                converge(&saved.stack_path.clone(), &overrides, &aws, Mode::Apply, auto_approve, Some(saved)).await
+                {
+                    let stack = saved.stack_path.clone();
+                    let request =
+                        Converge { mode: Mode::Apply, auto_approve, saved: Some(saved), force_delete_buckets: false };
+                    converge(&stack, &overrides, &aws, request).await
+                }
             }
-            None => converge(&stack, &parse_vars(&vars)?, &aws, Mode::Apply, auto_approve, None).await,
+            None => {
+                let request = Converge { mode: Mode::Apply, auto_approve, saved: None, force_delete_buckets: false };
+                converge(&stack, &parse_vars(&vars)?, &aws, request).await
+            }
         },
         Command::Unlock { stack, id, aws } => unlock(&stack, &id, &aws).await,
         Command::Graph { stack, vars, format, plan, aws } => draw_graph(&stack, &vars, format, plan, &aws).await,
-        Command::Destroy { stack, vars, aws, auto_approve } => {
-            converge(&stack, &parse_vars(&vars)?, &aws, Mode::Destroy, auto_approve, None).await
+        Command::Destroy { stack, vars, aws, auto_approve, force_delete_buckets } => {
+            let request = Converge { mode: Mode::Destroy, auto_approve, saved: None, force_delete_buckets };
+            converge(&stack, &parse_vars(&vars)?, &aws, request).await
         }
     }
 }
@@ -260,7 +269,6 @@ async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
     AwsProvider::connect(&options).await.context("cannot configure AWS access")
 }
 
-/// Loads, expands and plans; `None` when the stack is invalid (already reported).
 /// A plan ready to apply, with the provider it was read through and the
 /// stack lock when one was asked for (held until [`Prepared::release`]).
 struct Prepared {
@@ -338,29 +346,26 @@ fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>> {
 /// `apply` and `destroy`: plan, show, confirm, then carry out. With a saved
 /// plan, the fresh plan must be exactly the saved one. With a lock location,
 /// the stack's lock is held from before planning until the end.
-async fn converge(
-    path: &Path,
-    vars: &BTreeMap<String, String>,
-    aws: &AwsArgs,
+/// What `apply` or `destroy` was asked to do.
+struct Converge {
     mode: Mode,
     auto_approve: bool,
+    /// Apply exactly this saved plan, if it is still fresh.
     saved: Option<SavedPlan>,
-) -> Result<Exit> {
-    let Some(prepared) = make_plan(path, vars, aws, mode, true).await? else { return Ok(Exit::Error) };
-    let result = carry_out(&prepared, aws, mode, auto_approve, saved).await;
+    /// Destroy buckets even when they hold objects berth does not manage.
+    force_delete_buckets: bool,
+}
+
+async fn converge(path: &Path, vars: &BTreeMap<String, String>, aws: &AwsArgs, request: Converge) -> Result<Exit> {
+    let Some(prepared) = make_plan(path, vars, aws, request.mode, true).await? else { return Ok(Exit::Error) };
+    let result = carry_out(&prepared, aws, &request).await;
     prepared.release().await;
     result
 }
 
-async fn carry_out(
-    prepared: &Prepared,
-    aws: &AwsArgs,
-    mode: Mode,
-    auto_approve: bool,
-    saved: Option<SavedPlan>,
-) -> Result<Exit> {
+async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge) -> Result<Exit> {
     let planned = &prepared.planned;
-    if let Some(reason) = saved.as_ref().and_then(|s| s.staleness(planned)) {
+    if let Some(reason) = request.saved.as_ref().and_then(|s| s.staleness(planned)) {
         eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
         return Ok(Exit::Error);
     }
@@ -373,7 +378,10 @@ async fn carry_out(
     if !plan.summary.has_changes() {
         return Ok(Exit::Ok);
     }
-    if !auto_approve && !confirm(mode, &plan.stack)? {
+    if request.mode == Mode::Destroy && !buckets_may_go(prepared, request.force_delete_buckets).await? {
+        return Ok(Exit::Error);
+    }
+    if !request.auto_approve && !confirm(request.mode, &plan.stack)? {
         eprintln!("Cancelled; nothing was changed.");
         return Ok(Exit::Error);
     }
@@ -432,6 +440,30 @@ async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
     provider.force_unlock(&location, id).await?;
     println!("Removed the lock of stack `{}` ({url}).", loaded.stack.stack);
     Ok(Exit::Ok)
+}
+
+/// Whether destroy may delete the stack's buckets: not when they hold objects
+/// berth does not manage, unless `force` (then the provider empties them).
+async fn buckets_may_go(prepared: &Prepared, force: bool) -> Result<bool> {
+    let held = berth_core::check::unmanaged_objects(prepared.planned.expanded(), &prepared.provider).await?;
+    if held.is_empty() {
+        return Ok(true);
+    }
+    if force {
+        prepared.provider.empty_buckets_on_delete();
+        return Ok(true);
+    }
+    for (bucket, keys) in &held {
+        let shown: Vec<&str> = keys.iter().take(3).map(String::as_str).collect();
+        let more = if keys.len() > 3 { format!(" and {} more", keys.len() - 3) } else { String::new() };
+        eprintln!(
+            "error: bucket {bucket} holds {} object(s) berth does not manage ({}{more})",
+            keys.len(),
+            shown.join(", ")
+        );
+    }
+    eprintln!("Nothing was deleted. Move that data, or pass --force-delete-buckets to delete it with the buckets.");
+    Ok(false)
 }
 
 /// Asks on the terminal; refuses when there is none rather than waiting forever.

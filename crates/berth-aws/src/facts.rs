@@ -72,6 +72,12 @@ impl Facts for AwsProvider {
         Ok(subnets.subnets().iter().filter_map(|s| s.availability_zone().map(str::to_owned)).collect())
     }
 
+    async fn object_keys(&self, bucket: &str) -> ProviderResult<Vec<String>> {
+        let listed = self.clients.s3.list_objects_v2().bucket(bucket).send().await;
+        let Some(listed) = absent_on(listed, &["NoSuchBucket"])? else { return Ok(Vec::new()) };
+        Ok(listed.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect())
+    }
+
     async fn secret_exists(&self, id: &str) -> ProviderResult<bool> {
         let described = self.clients.secrets.describe_secret().secret_id(id).send().await;
         Ok(absent_on(described, &["ResourceNotFoundException"])?.is_some())

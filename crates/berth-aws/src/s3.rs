@@ -87,6 +87,9 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> 
     match req.kind {
         Kind::S3Bucket => {
             let name = str_field(req, "name")?;
+            if c.empty_buckets.load(std::sync::atomic::Ordering::SeqCst) {
+                empty_bucket(c, name).await?;
+            }
             match c.s3.delete_bucket().bucket(name).send().await {
                 // berth deletes only the objects it manages; anything else in
                 // the bucket is someone's data.
@@ -277,4 +280,18 @@ fn object_outputs(bucket: &str, key: &str, etag: Option<&str>) -> Outputs {
 
 fn not_s3(kind: Kind) -> ProviderError {
     ProviderError::new(format!("{kind} is not an S3 resource"))
+}
+
+/// Deletes every object of the bucket (only with `destroy --force-delete-buckets`).
+async fn empty_bucket(c: &Clients, bucket: &str) -> ProviderResult<()> {
+    loop {
+        let listed = c.s3.list_objects_v2().bucket(bucket).send().await;
+        let Some(listed) = absent_on(listed, NO_BUCKET)? else { return Ok(()) };
+        if listed.contents().is_empty() {
+            return Ok(());
+        }
+        for key in listed.contents().iter().filter_map(|o| o.key()) {
+            c.s3.delete_object().bucket(bucket).key(key).send().await.map_err(aws_error)?;
+        }
+    }
 }

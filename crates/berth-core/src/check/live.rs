@@ -35,6 +35,30 @@ pub trait Facts: Send + Sync {
     async fn secret_exists(&self, id: &str) -> ProviderResult<bool>;
     /// The availability zones of the stack's subnets (`network:` desired state).
     async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>>;
+    /// Keys of the bucket's objects (the first thousand), empty when it does not exist.
+    async fn object_keys(&self, bucket: &str) -> ProviderResult<Vec<String>>;
+}
+
+/// Buckets of the stack that hold objects berth does not manage, with those
+/// keys: destroying them would delete someone's data.
+pub async fn unmanaged_objects(expanded: &Expanded, facts: &dyn Facts) -> ProviderResult<Vec<(String, Vec<String>)>> {
+    let graph = &expanded.graph;
+    let mut found = Vec::new();
+    for bucket in graph.nodes().iter().filter(|n| n.kind == Kind::S3Bucket) {
+        let Some(name) = bucket.desired["name"].as_str() else { continue };
+        let managed: Vec<&str> = graph
+            .nodes()
+            .iter()
+            .filter(|n| n.kind == Kind::S3Object && n.parent.as_deref() == Some(bucket.address.as_str()))
+            .filter_map(|n| n.desired["key"].as_str())
+            .collect();
+        let others: Vec<String> =
+            facts.object_keys(name).await?.into_iter().filter(|k| !managed.contains(&k.as_str())).collect();
+        if !others.is_empty() {
+            found.push((name.to_owned(), others));
+        }
+    }
+    Ok(found)
 }
 
 /// Runs the checks that need AWS.
@@ -207,6 +231,9 @@ mod tests {
         async fn secret_exists(&self, id: &str) -> ProviderResult<bool> {
             Ok(!id.ends_with("gone"))
         }
+        async fn object_keys(&self, _bucket: &str) -> ProviderResult<Vec<String>> {
+            Ok(vec!["prod.env".into(), "someone-elses.csv".into()])
+        }
         async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>> {
             Ok(match network["subnets"].as_array() {
                 Some(_) => vec!["ap-northeast-2a".into(), "ap-northeast-2a".into()],
@@ -259,6 +286,20 @@ mod tests {
         let codes: Vec<&str> = found.iter().filter_map(|d| d.code.as_deref()).collect();
         assert_eq!(codes, ["BRT040", "BRT041"], "{found:?}");
         assert!(found[0].message.contains("missing.env"));
+    }
+
+    #[tokio::test]
+    async fn objects_berth_does_not_manage_are_found() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
+        let loaded = crate::load::load_file(&path).unwrap();
+        let options = ExpandOptions {
+            account_id: "123456789012".into(),
+            region: "ap-northeast-2".into(),
+            var_overrides: Default::default(),
+        };
+        let expanded = expand(&loaded, &options).unwrap();
+        let found = unmanaged_objects(&expanded, &FakeFacts { instances: vec![] }).await.unwrap();
+        assert_eq!(found, [("ecs-sample-env-123456789012".to_owned(), vec!["someone-elses.csv".to_owned()])]);
     }
 
     #[tokio::test]

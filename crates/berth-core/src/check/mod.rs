@@ -29,7 +29,7 @@ use crate::load::{LoadedStack, Source};
 use crate::model::{Capacity, Container, PortMapping, Service, Stack, TaskDefinition};
 
 pub use codes::Code;
-pub use live::{live_checks, Facts, Registered};
+pub use live::{live_checks, unmanaged_objects, Facts, Registered};
 use policy::{Decision, Statement};
 use resolve::{shown, Resolver};
 
