@@ -323,11 +323,17 @@ impl<'a> Engine<'a> {
             return Err(ReadError { failures });
         }
         let shared = shared.into_inner().expect("no walk future panicked");
-        let nodes: Vec<NodePlan> = shared.nodes.into_iter().map(|n| n.expect("every node was planned")).collect();
+        let mut nodes: Vec<NodePlan> = shared.nodes.into_iter().map(|n| n.expect("every node was planned")).collect();
         let mut diagnostics = Vec::new();
         let mut order = graph.topological_order().unwrap_or_default();
         if mode == Mode::Destroy {
             order.reverse();
+        }
+        let unowned: HashMap<usize, String> =
+            order.iter().filter_map(|&i| Some((i, self.ownership_problem(graph, &nodes, stack, i)?))).collect();
+        // berth leaves alone what it does not own (an apply is refused outright).
+        for &i in unowned.keys() {
+            nodes[i].action = Action::NoOp;
         }
         let mut resources = Vec::new();
         for &i in &order {
@@ -336,9 +342,9 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let plan = &nodes[i];
-            if let Some(problem) = self.ownership_problem(graph, &nodes, stack, i) {
+            if let Some(problem) = unowned.get(&i) {
                 let severity = if mode == Mode::Destroy { Severity::Warning } else { Severity::Error };
-                diagnostics.push(located(source, node, severity, problem));
+                diagnostics.push(located(source, node, severity, problem.clone()));
                 continue;
             }
             let desired = resolve(&node.desired, &shared.outputs);
@@ -627,11 +633,6 @@ impl<'a> Engine<'a> {
         };
         if plan.action == Action::NoOp {
             keep_live_outputs(shared);
-            return Ok(());
-        }
-        let skipped_in_plan = planned.plan.resources.iter().all(|r| r.address != node.address);
-        if skipped_in_plan {
-            // Not owned: the plan reported it and leaves it alone.
             return Ok(());
         }
         if plan.action != Action::Delete && contains_unknown(&desired) {
