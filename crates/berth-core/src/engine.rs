@@ -626,13 +626,10 @@ impl<'a> Engine<'a> {
         let node = &planned.expanded.graph.nodes()[i];
         let plan = &planned.nodes[i];
         let desired = resolve(&node.desired, &shared.lock().expect("lock"));
-        let keep_live_outputs = |shared: &Mutex<HashMap<String, Outputs>>| {
+        if plan.action == Action::NoOp {
             if let Some(live) = &plan.live {
                 shared.lock().expect("lock").insert(node.address.clone(), live.outputs.clone());
             }
-        };
-        if plan.action == Action::NoOp {
-            keep_live_outputs(shared);
             return Ok(());
         }
         if plan.action != Action::Delete && contains_unknown(&desired) {
