@@ -10,6 +10,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::json;
 
+use crate::once::send_once;
 use crate::util::{desired_tags, int_field, str_field, str_list, tag_changes};
 use crate::{aws_error, Clients};
 
@@ -48,7 +49,9 @@ pub(crate) async fn read(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<O
 pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     check_kind(req)?;
     let name = str_field(req, "name")?;
-    c.autoscaling
+    // moto replaces a group created twice (AWS: AlreadyExists).
+    let call = c
+        .autoscaling
         .create_auto_scaling_group()
         .auto_scaling_group_name(name)
         .launch_template(launch_template(str_field(req, "launch_template_id")?))
@@ -56,10 +59,8 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
         .max_size(size(req, "max_size")?)
         .desired_capacity(size(req, "desired_capacity")?)
         .vpc_zone_identifier(zone_identifier(req))
-        .set_tags(Some(group_tags(name, desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .set_tags(Some(group_tags(name, desired_tags(req))));
+    send_once!(aws_sdk_autoscaling, call).map_err(aws_error)?;
     // CreateAutoScalingGroup returns nothing: the ARN comes from a describe.
     let group = describe(c, name).await?;
     Ok(outputs(name, group.as_ref().and_then(|g| g.auto_scaling_group_arn())))

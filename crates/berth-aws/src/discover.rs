@@ -132,7 +132,13 @@ async fn autoscaling_groups(c: &Clients, stack: &str) -> ProviderResult<Vec<Disc
 
 async fn capacity_providers(c: &Clients, stack: &str) -> ProviderResult<Vec<Discovered>> {
     let describe = || c.ecs.describe_capacity_providers().include(aws_sdk_ecs::types::CapacityProviderField::Tags);
-    let providers = match describe().send().await {
+    // moto answers this (without names) with a 500 every time, handled below:
+    // retrying it would only cost the whole backoff. Throttles and transport
+    // failures are still retried.
+    let all = describe()
+        .customize()
+        .config_override(aws_sdk_ecs::config::Builder::default().retry_classifier(crate::retry::NoRetryOnServerError));
+    let providers = match all.send().await {
         Ok(providers) => providers,
         // moto answers DescribeCapacityProviders without names with a 500; name
         // the providers attached to the account's clusters instead.

@@ -17,7 +17,8 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
-use crate::util::{desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
+use crate::once::send_once;
+use crate::util::{client_token, desired_tags, int_field, opt_str, str_field, str_list, tag_changes};
 use crate::{aws_error, Clients};
 
 /// How long to keep retrying a security group delete that AWS refuses because
@@ -197,15 +198,13 @@ fn key_essentials(public_key: &str) -> String {
 async fn create_key_pair(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let name = str_field(req, "name")?;
     let public_key = str_field(req, "public_key")?;
-    let out = c
+    let call = c
         .ec2
         .import_key_pair()
         .key_name(name)
         .public_key_material(Blob::new(public_key.as_bytes()))
-        .tag_specifications(tag_specification(ResourceType::KeyPair, req))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .tag_specifications(tag_specification(ResourceType::KeyPair, req));
+    let out = send_once!(aws_sdk_ec2, call).map_err(aws_error)?;
     Ok(outputs([("name", json!(name)), ("id", json!(out.key_pair_id().unwrap_or_default()))]))
 }
 
@@ -247,16 +246,14 @@ async fn read_security_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResu
 
 async fn create_security_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let name = str_field(req, "name")?;
-    let out = c
+    let call = c
         .ec2
         .create_security_group()
         .group_name(name)
         .description(str_field(req, "description")?)
         .vpc_id(str_field(req, "vpc_id")?)
-        .tag_specifications(tag_specification(ResourceType::SecurityGroup, req))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .tag_specifications(tag_specification(ResourceType::SecurityGroup, req));
+    let out = send_once!(aws_sdk_ec2, call).map_err(aws_error)?;
     Ok(outputs([("id", json!(out.group_id().unwrap_or_default())), ("name", json!(name))]))
 }
 
@@ -436,14 +433,12 @@ async fn group_pair_description(c: &Clients, ingress: &Ingress<'_>) -> ProviderR
 
 async fn create_ingress(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let ingress = Ingress::from_desired(req)?;
-    let out = c
+    let call = c
         .ec2
         .authorize_security_group_ingress()
         .group_id(ingress.group_id)
-        .ip_permissions(ingress.permission(opt_str(req, "description")))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .ip_permissions(ingress.permission(opt_str(req, "description")));
+    let out = send_once!(aws_sdk_ec2, call).map_err(aws_error)?;
     let id = match out.security_group_rules().first().and_then(|r| r.security_group_rule_id()) {
         Some(id) => id.to_owned(),
         // Older endpoints do not return the new rule: look it up.
@@ -577,15 +572,14 @@ fn template_data(req: &NodeRequest<'_>) -> ProviderResult<RequestLaunchTemplateD
 
 async fn create_launch_template(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let name = str_field(req, "name")?;
-    let out = c
+    let call = c
         .ec2
         .create_launch_template()
         .launch_template_name(name)
         .launch_template_data(template_data(req)?)
         .tag_specifications(tag_specification(ResourceType::LaunchTemplate, req))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .client_token(client_token(req));
+    let out = send_once!(aws_sdk_ec2, call).map_err(aws_error)?;
     let template = out.launch_template();
     let id = template.and_then(|t| t.launch_template_id()).unwrap_or_default();
     Ok(template_outputs(id, name, template.and_then(|t| t.latest_version_number())))
@@ -600,14 +594,11 @@ async fn update_launch_template(
     let id = output(live, "id")?;
     let mut outputs = live.outputs.clone();
     if changed.iter().any(|f| f != "tags") {
-        let out = c
-            .ec2
-            .create_launch_template_version()
-            .launch_template_id(id)
-            .launch_template_data(template_data(req)?)
-            .send()
-            .await
-            .map_err(aws_error)?;
+        // A lost answer fails the update rather than making a second version;
+        // the next plan sees whether the first one was made.
+        let call =
+            c.ec2.create_launch_template_version().launch_template_id(id).launch_template_data(template_data(req)?);
+        let out = send_once!(aws_sdk_ec2, call).map_err(aws_error)?;
         let version = out.launch_template_version().and_then(|v| v.version_number()).ok_or_else(|| {
             ProviderError::new(format!("{}: AWS did not return the new launch template version", req.address))
         })?;

@@ -15,8 +15,10 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult, ENV_DIGEST_TAG};
 use serde_json::{Map, Value};
 
+use crate::once::send_once;
 use crate::util::{
-    absent_on, desired_tags, int_field, invalid, live_arn, opt_str, outputs, str_field, str_list, tag_changes, Shape,
+    absent_on, client_token, desired_tags, int_field, invalid, live_arn, opt_str, outputs, str_field, str_list,
+    tag_changes, Shape,
 };
 use crate::{aws_error, Clients};
 
@@ -184,15 +186,13 @@ async fn create_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .managed_termination_protection(ManagedTerminationProtection::Disabled)
         .build()
         .map_err(|e| invalid(req, e))?;
-    let out = c
+    let call = c
         .ecs
         .create_capacity_provider()
         .name(name)
         .auto_scaling_group_provider(group)
-        .set_tags(Some(ecs_tags(desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .set_tags(Some(ecs_tags(desired_tags(req))));
+    let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
     Ok(capacity_provider_outputs(name, out.capacity_provider().and_then(|p| p.capacity_provider_arn())))
 }
 
@@ -203,8 +203,15 @@ async fn delete_capacity_provider(c: &Clients, req: &NodeRequest<'_>) -> Provide
     if describe_capacity_provider(c, name).await?.is_none() {
         return Ok(());
     }
-    c.ecs.delete_capacity_provider().capacity_provider(name).send().await.map_err(aws_error)?;
-    Ok(())
+    match c.ecs.delete_capacity_provider().capacity_provider(name).send().await {
+        Ok(_) => Ok(()),
+        // A retry whose first attempt's answer was lost finds the provider
+        // gone (moto: a 500 again); it is deleted all the same.
+        Err(e) => match describe_capacity_provider(c, name).await? {
+            None => Ok(()),
+            Some(_) => Err(aws_error(e)),
+        },
+    }
 }
 
 // ---------------------------------------------------------------- clusters
@@ -239,14 +246,8 @@ async fn read_cluster(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opti
 
 async fn create_cluster(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let name = str_field(req, "name")?;
-    let out = c
-        .ecs
-        .create_cluster()
-        .cluster_name(name)
-        .set_tags(Some(ecs_tags(desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let call = c.ecs.create_cluster().cluster_name(name).set_tags(Some(ecs_tags(desired_tags(req))));
+    let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
     Ok(cluster_outputs(name, out.cluster().and_then(|cluster| cluster.cluster_arn())))
 }
 
@@ -453,7 +454,10 @@ async fn register_task_definition(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .collect::<ProviderResult<Vec<_>>>()?;
     let compatibilities =
         str_list(req, "requires_compatibilities").iter().map(|c| Compatibility::from(c.as_str())).collect();
-    let out = c
+    // Every RegisterTaskDefinition makes a revision: a lost answer must not
+    // be followed by a blind second one (an update then fails, and the next
+    // plan sees whether the revision was made).
+    let call = c
         .ecs
         .register_task_definition()
         .family(str_field(req, "family")?)
@@ -464,10 +468,8 @@ async fn register_task_definition(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .set_execution_role_arn(opt_str(req, "execution_role_arn").map(str::to_owned))
         .set_task_role_arn(opt_str(req, "task_role_arn").map(str::to_owned))
         .set_container_definitions(Some(containers))
-        .set_tags(Some(ecs_tags(desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .set_tags(Some(ecs_tags(desired_tags(req))));
+    let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
     let td = out.task_definition().ok_or_else(|| invalid(req, "RegisterTaskDefinition returned no task definition"))?;
     Ok(task_definition_outputs(td))
 }
@@ -645,7 +647,9 @@ async fn create_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Ou
     let name = str_field(req, "name")?;
     let cluster = str_field(req, "cluster")?;
     let deployment = desired_deployment(req);
-    let out = c
+    // The client token makes a repeated CreateService return the first one's
+    // service on AWS; moto ignores it and replaces the service.
+    let call = c
         .ecs
         .create_service()
         .cluster(cluster)
@@ -657,9 +661,8 @@ async fn create_service(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Ou
         .set_deployment_configuration(deployment.clone())
         .set_tags(Some(ecs_tags(desired_tags(req))))
         .propagate_tags(PropagateTags::None)
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .client_token(client_token(req));
+    let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
     let service = out.service().ok_or_else(|| invalid(req, "CreateService returned no service"))?;
     // moto drops deploymentConfiguration from CreateService (AWS keeps it) but
     // stores it from UpdateService; setting it again is a no-op on AWS.

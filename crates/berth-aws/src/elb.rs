@@ -11,6 +11,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::Value;
 
+use crate::once::send_once;
 use crate::util::{
     absent_on, desired_tags, int_field, invalid, live_arn, opt_str, outputs, str_field, str_list, tag_changes, Shape,
 };
@@ -201,7 +202,7 @@ async fn read_target_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
 
 async fn create_target_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let (path, matcher) = health_check(req);
-    let out = c
+    let call = c
         .elb
         .create_target_group()
         .name(str_field(req, "name")?)
@@ -211,10 +212,8 @@ async fn create_target_group(c: &Clients, req: &NodeRequest<'_>) -> ProviderResu
         .target_type(TargetTypeEnum::from(str_field(req, "target_type")?))
         .set_health_check_path(path)
         .set_matcher(matcher)
-        .set_tags(Some(elb_tags(desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .set_tags(Some(elb_tags(desired_tags(req))));
+    let out = send_once!(aws_sdk_elasticloadbalancingv2, call).map_err(aws_error)?;
     let tg = out.target_groups().first().ok_or_else(|| invalid(req, "CreateTargetGroup returned no target group"))?;
     Ok(target_group_outputs(tg))
 }
@@ -256,7 +255,9 @@ async fn read_load_balancer(c: &Clients, req: &NodeRequest<'_>) -> ProviderResul
 }
 
 async fn create_load_balancer(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
-    let out = c
+    // AWS answers a repeated CreateLoadBalancer with the first one's balancer;
+    // moto makes a second balancer of the same name.
+    let call = c
         .elb
         .create_load_balancer()
         .name(str_field(req, "name")?)
@@ -264,10 +265,8 @@ async fn create_load_balancer(c: &Clients, req: &NodeRequest<'_>) -> ProviderRes
         .set_security_groups(Some(str_list(req, "security_group_ids")))
         .set_scheme(opt_str(req, "scheme").map(LoadBalancerSchemeEnum::from))
         .r#type(LoadBalancerTypeEnum::from(opt_str(req, "type").unwrap_or("application")))
-        .set_tags(Some(elb_tags(desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .set_tags(Some(elb_tags(desired_tags(req))));
+    let out = send_once!(aws_sdk_elasticloadbalancingv2, call).map_err(aws_error)?;
     let lb =
         out.load_balancers().first().ok_or_else(|| invalid(req, "CreateLoadBalancer returned no load balancer"))?;
     Ok(load_balancer_outputs(lb))
@@ -310,17 +309,16 @@ async fn read_listener(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opt
 }
 
 async fn create_listener(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
-    let out = c
+    // moto accepts a second listener on the same port.
+    let call = c
         .elb
         .create_listener()
         .load_balancer_arn(str_field(req, "load_balancer_arn")?)
         .port(port(req)?)
         .protocol(ProtocolEnum::from(str_field(req, "protocol")?))
         .default_actions(forward(str_field(req, "target_group_arn")?))
-        .set_tags(Some(elb_tags(desired_tags(req))))
-        .send()
-        .await
-        .map_err(aws_error)?;
+        .set_tags(Some(elb_tags(desired_tags(req))));
+    let out = send_once!(aws_sdk_elasticloadbalancingv2, call).map_err(aws_error)?;
     let listener = out.listeners().first().ok_or_else(|| invalid(req, "CreateListener returned no listener"))?;
     Ok(listener_outputs(listener))
 }

@@ -9,6 +9,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
+use crate::once::send_once;
 use crate::util::{absent_on, desired_tags, live_arn, opt_str, str_field, tag_changes};
 use crate::{aws_error, Clients};
 
@@ -29,29 +30,25 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
     match req.kind {
         Kind::IamPolicy => {
             let name = str_field(req, "name")?;
-            let out = c
+            let call = c
                 .iam
                 .create_policy()
                 .policy_name(name)
                 .policy_document(document(req, "document")?)
-                .set_tags(sdk_tags(&desired_tags(req))?)
-                .send()
-                .await
-                .map_err(aws_error)?;
+                .set_tags(sdk_tags(&desired_tags(req))?);
+            let out = send_once!(aws_sdk_iam, call).map_err(aws_error)?;
             let arn = out.policy().and_then(|p| p.arn()).ok_or_else(|| missing(req, "policy ARN"))?;
             Ok(named(name, arn))
         }
         Kind::IamRole => {
             let name = str_field(req, "name")?;
-            let out = c
+            let call = c
                 .iam
                 .create_role()
                 .role_name(name)
                 .assume_role_policy_document(document(req, "assume_role_policy")?)
-                .set_tags(sdk_tags(&desired_tags(req))?)
-                .send()
-                .await
-                .map_err(aws_error)?;
+                .set_tags(sdk_tags(&desired_tags(req))?);
+            let out = send_once!(aws_sdk_iam, call).map_err(aws_error)?;
             let arn = out.role().map(|r| r.arn()).ok_or_else(|| missing(req, "role ARN"))?;
             Ok(named(name, arn))
         }
@@ -66,14 +63,9 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
         }
         Kind::IamInstanceProfile => {
             let name = str_field(req, "name")?;
-            let out = c
-                .iam
-                .create_instance_profile()
-                .instance_profile_name(name)
-                .set_tags(sdk_tags(&desired_tags(req))?)
-                .send()
-                .await
-                .map_err(aws_error)?;
+            let call =
+                c.iam.create_instance_profile().instance_profile_name(name).set_tags(sdk_tags(&desired_tags(req))?);
+            let out = send_once!(aws_sdk_iam, call).map_err(aws_error)?;
             let arn = out.instance_profile().map(|p| p.arn()).ok_or_else(|| missing(req, "instance profile ARN"))?;
             if let Some(role) = opt_str(req, "role") {
                 add_role(c, name, role).await?;
@@ -190,14 +182,10 @@ async fn new_policy_version(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> 
             c.iam.delete_policy_version().policy_arn(arn).version_id(id).send().await.map_err(aws_error)?;
         }
     }
-    c.iam
-        .create_policy_version()
-        .policy_arn(arn)
-        .policy_document(document(req, "document")?)
-        .set_as_default(true)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    // A lost answer fails the update rather than making a second version.
+    let call =
+        c.iam.create_policy_version().policy_arn(arn).policy_document(document(req, "document")?).set_as_default(true);
+    send_once!(aws_sdk_iam, call).map_err(aws_error)?;
     Ok(())
 }
 
@@ -370,14 +358,11 @@ async fn profile_roles(c: &Clients, name: &str) -> ProviderResult<Option<Vec<Str
         .map(|profile| profile.roles().iter().map(|role| role.role_name().to_owned()).collect()))
 }
 
+/// A profile holds one role: a blind repeat of this call fails with
+/// LimitExceeded, so a lost answer is left to the caller to read back.
 async fn add_role(c: &Clients, profile: &str, role: &str) -> ProviderResult<()> {
-    c.iam
-        .add_role_to_instance_profile()
-        .instance_profile_name(profile)
-        .role_name(role)
-        .send()
-        .await
-        .map_err(aws_error)?;
+    let call = c.iam.add_role_to_instance_profile().instance_profile_name(profile).role_name(role);
+    send_once!(aws_sdk_iam, call).map_err(aws_error)?;
     Ok(())
 }
 

@@ -26,6 +26,7 @@ mod facts;
 mod iam;
 mod lock;
 mod logs;
+mod once;
 mod retry;
 mod s3;
 mod ssm;
@@ -137,6 +138,23 @@ impl AwsProvider {
     }
 }
 
+impl AwsProvider {
+    /// Sends the calls that create the resource of `req`, once.
+    pub(crate) async fn send_create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
+        let c = &self.clients;
+        match service_of(req.kind) {
+            Service::Ec2 => ec2::create(c, req).await,
+            Service::Iam => iam::create(c, req).await,
+            Service::S3 => s3::create(c, req).await,
+            Service::Logs => logs::create(c, req).await,
+            Service::Autoscaling => autoscaling::create(c, req).await,
+            Service::Ecs => ecs::create(c, req).await,
+            Service::Elb => elb::create(c, req).await,
+            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
+        }
+    }
+}
+
 /// Turns any SDK error into a [`ProviderError`] carrying AWS's code and message.
 pub(crate) fn aws_error<E>(err: E) -> ProviderError
 where
@@ -193,17 +211,8 @@ impl Provider for AwsProvider {
     }
 
     async fn create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
-        let c = &self.clients;
-        match service_of(req.kind) {
-            Service::Ec2 => ec2::create(c, req).await,
-            Service::Iam => iam::create(c, req).await,
-            Service::S3 => s3::create(c, req).await,
-            Service::Logs => logs::create(c, req).await,
-            Service::Autoscaling => autoscaling::create(c, req).await,
-            Service::Ecs => ecs::create(c, req).await,
-            Service::Elb => elb::create(c, req).await,
-            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
-        }
+        // Sent again only after reading back that it was not made: see once.rs.
+        once::create(self, req).await
     }
 
     async fn update(&self, req: &NodeRequest<'_>, live: &Live, changed: &[String]) -> ProviderResult<Outputs> {

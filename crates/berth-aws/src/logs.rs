@@ -7,6 +7,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
+use crate::once::send_once;
 use crate::util::{absent_on, desired_tags, str_field, tag_changes};
 use crate::{aws_error, Clients};
 
@@ -34,7 +35,8 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
     let name = str_field(req, "name")?;
     let tags = desired_tags(req);
     let tags = (!tags.is_empty()).then(|| tags.into_iter().collect());
-    c.logs.create_log_group().log_group_name(name).set_tags(tags).send().await.map_err(aws_error)?;
+    send_once!(aws_sdk_cloudwatchlogs, c.logs.create_log_group().log_group_name(name).set_tags(tags))
+        .map_err(aws_error)?;
     if let Some(days) = retention_days(req)? {
         c.logs.put_retention_policy().log_group_name(name).retention_in_days(days).send().await.map_err(aws_error)?;
     }

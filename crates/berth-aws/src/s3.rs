@@ -13,6 +13,7 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
+use crate::once::send_once;
 use crate::util::{absent_on, desired_tags, opt_str, str_field};
 use crate::{aws_error, Clients};
 
@@ -40,15 +41,16 @@ pub(crate) async fn create(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult
     match req.kind {
         Kind::S3Bucket => {
             let name = str_field(req, "name")?;
-            // us-east-1 is the default location and AWS rejects it as an explicit constraint.
-            let location = (c.region != "us-east-1").then(|| {
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(c.region.as_str()))
-                    .build()
-            });
-            let call = c.s3.create_bucket().bucket(name).set_create_bucket_configuration(location);
-            call.send().await.map_err(aws_error)?;
-            put_bucket_tags(c, req).await?;
+            create_bucket(c, req, name).await?;
+            // Again, for an endpoint that ignores the tags sent with CreateBucket
+            // (moto does) or refused them.
+            if let Err(error) = put_bucket_tags(c, req).await {
+                // Without its ownership tags the bucket is one the next plan
+                // refuses to touch: take the (empty) bucket back so that the
+                // next apply starts over.
+                let _ = c.s3.delete_bucket().bucket(name).send().await;
+                return Err(error);
+            }
             Ok(bucket_outputs(name))
         }
         Kind::S3PublicAccessBlock => put_access_block(c, req).await,
@@ -143,6 +145,32 @@ async fn read_bucket(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Optio
         outputs: bucket_outputs(name),
         tags: Some(tags.unwrap_or_default()),
     }))
+}
+
+/// Errors of a CreateBucket whose tags were refused: they need
+/// s3:TagResource, and older S3-compatible endpoints do not know them.
+const TAGS_REFUSED: &[&str] = &["AccessDenied", "InvalidArgument", "InvalidRequest", "MalformedXML", "NotImplemented"];
+
+/// Creates the bucket with its tags, so that it is never seen without its
+/// ownership tags (a run that dies right after CreateBucket leaves a bucket
+/// that is already this stack's), or without them when they are refused.
+async fn create_bucket(c: &Clients, req: &NodeRequest<'_>, name: &str) -> ProviderResult<()> {
+    let configuration = |with_tags: bool| -> ProviderResult<Option<CreateBucketConfiguration>> {
+        // us-east-1 is the default location and AWS rejects it as an explicit constraint.
+        let location = (c.region != "us-east-1").then(|| BucketLocationConstraint::from(c.region.as_str()));
+        let tags = if with_tags { Some(sdk_tags(&desired_tags(req))?).filter(|t| !t.is_empty()) } else { None };
+        Ok((location.is_some() || tags.is_some())
+            .then(|| CreateBucketConfiguration::builder().set_location_constraint(location).set_tags(tags).build()))
+    };
+    let call = c.s3.create_bucket().bucket(name).set_create_bucket_configuration(configuration(true)?);
+    match send_once!(aws_sdk_s3, call) {
+        Ok(_) => Ok(()),
+        Err(e) if e.code().is_some_and(|code| TAGS_REFUSED.contains(&code)) => {
+            let call = c.s3.create_bucket().bucket(name).set_create_bucket_configuration(configuration(false)?);
+            send_once!(aws_sdk_s3, call).map(drop).map_err(aws_error)
+        }
+        Err(e) => Err(aws_error(e)),
+    }
 }
 
 /// Sets the bucket's tags to the desired ones. PutBucketTagging replaces the

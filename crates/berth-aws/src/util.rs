@@ -72,6 +72,25 @@ where
     }
 }
 
+/// An idempotency token for creating the resource of `req` in this run of
+/// berth: the same for every attempt of this process, so that AWS answers a
+/// repeated create with the first one's resource, and new in the next run.
+/// 32 characters, within every API's limit (ECS allows 36).
+pub(crate) fn client_token(req: &NodeRequest<'_>) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    static RUN: std::sync::OnceLock<(u128, u32)> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos());
+        (now.unwrap_or_default(), std::process::id())
+    });
+    let half = |salt: u8| {
+        let mut hasher = DefaultHasher::new();
+        (salt, run, req.stack, req.address).hash(&mut hasher);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
+}
+
 /// An error about the node itself (its desired or live state).
 pub(crate) fn invalid(req: &NodeRequest<'_>, err: impl std::fmt::Display) -> ProviderError {
     ProviderError::new(format!("{}: {err}", req.address))

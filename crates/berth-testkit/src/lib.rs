@@ -1,11 +1,21 @@
 //! Test support for berth: starts a private `moto_server` (a local AWS
 //! endpoint) on a free port of 127.0.0.1 and hands out SDK configuration for
 //! it. A test that needs moto fails loudly when `moto_server` is missing: it
-//! never skips.
+//! never skips. [`FaultProxy`] goes between berth and moto to inject faults.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub mod fault_proxy;
+
+pub use fault_proxy::{Fault, FaultConfig, FaultProxy};
+
+/// SDKs the end-to-end tests read moto with that the root crate does not
+/// depend on itself.
+pub mod sdk {
+    pub use aws_sdk_autoscaling as autoscaling;
+}
 
 /// The moto version the tests are written against (see `.ci/run`).
 pub const MOTO_VERSION: &str = "5.2.1";
@@ -57,15 +67,7 @@ impl Moto {
 
     /// Environment for a berth process (or SDK) talking to this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", REGION.into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_CONFIG_FILE", "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
-        ]
+        aws_env(&self.endpoint)
     }
 
     /// SDK configuration pointing at this server, for reading back what berth did.
@@ -92,6 +94,20 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Environment for a berth process (or SDK) talking to the AWS endpoint
+/// `endpoint` with moto's dummy credentials.
+pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", endpoint.to_owned()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", REGION.into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("AWS_CONFIG_FILE", "/dev/null".into()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+    ]
 }
 
 fn free_port() -> u16 {
