@@ -1,9 +1,12 @@
-//! berth killed mid-apply: `berth apply` of the reference stack is killed
-//! with SIGKILL right after its Nth change reached AWS (a proxy lets N
+//! berth killed mid-apply. `berth apply` of the reference stack is killed
+//! with SIGKILL right after its Nth change reached AWS: a proxy lets N
 //! mutating requests through to moto, holds back the answer to the last one
-//! and forwards nothing more), for N spread over the whole apply. A new
-//! `berth apply` then converges, with exactly one of each resource and
-//! nothing leaked, and `berth destroy` leaves nothing behind.
+//! and forwards nothing more, for every N from the first change of the apply
+//! to the last. A new `berth apply` then converges, with exactly one of each
+//! resource and nothing leaked, and `berth destroy` leaves nothing behind.
+//! Each worker runs its points on one moto, wiped before each point.
+//!
+//! Also here: Ctrl-C in the middle of an apply.
 
 mod common;
 
@@ -32,9 +35,10 @@ struct Killed {
 }
 
 /// Kills `berth apply` after `n` mutating requests, then converges and
-/// destroys without the proxy. `None` when the apply finished first.
-async fn kill_after(n: usize) -> Option<Killed> {
-    let moto = Moto::start();
+/// destroys without the proxy, on `moto` wiped first. `None` when the apply
+/// finished first.
+async fn kill_after(moto: &Moto, n: usize) -> Option<Killed> {
+    moto.reset();
     let stack = reference_stack();
     let stack = stack.to_str().unwrap();
     let proxy = FaultProxy::start(&moto.endpoint, FaultConfig::freeze_after(n));
@@ -106,13 +110,15 @@ fn an_apply_killed_after_any_change_converges_on_the_next_run() {
         for _ in 0..WORKERS {
             scope.spawn(|| {
                 let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+                let moto = Moto::start();
                 loop {
                     let n = next.fetch_add(1, Ordering::SeqCst);
                     if n >= end.load(Ordering::SeqCst) {
                         break;
                     }
-                    let outcome =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(kill_after(n))));
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        runtime.block_on(kill_after(&moto, n))
+                    }));
                     match outcome {
                         Ok(Some(killed)) => {
                             results.lock().unwrap().insert(n, Ok(killed));

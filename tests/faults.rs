@@ -46,6 +46,9 @@ fn converge(proxy: &FaultProxy, command: &str) -> Outcome {
                 .collect();
             return Outcome { runs: run, injected: proxy.injected(), lost_answers };
         }
+        let failed: Vec<&str> =
+            result.stderr.lines().filter(|l| l.starts_with("! ") || l.starts_with("error")).collect();
+        eprintln!("berth {command} run {run} exited {}: {}", result.code, failed.join(" | "));
         failures.push(format!("--- run {run} exited {}\n{}{}", result.code, result.stdout, result.stderr));
     }
     panic!(

@@ -73,15 +73,18 @@ const SERVER_FAULTS: &[&str] = &[
 /// Creates the resource of `req` so that it exists once (see the module docs).
 pub(crate) async fn create(provider: &AwsProvider, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let attempts = provider.clients.ecs.config().retry_config().map_or(3, |r| r.max_attempts()).max(1);
-    let mut sent = 0;
+    let mut result = provider.send_create(req).await;
+    // Each round reads the resource back, then sends the create again or
+    // completes the resource found (which can fail the same way).
+    let mut round = 0;
     loop {
-        sent += 1;
-        let error = match provider.send_create(req).await {
+        round += 1;
+        let error = match result {
             Ok(outputs) => return Ok(outputs),
             Err(error) => error,
         };
         let unknown = outcome_unknown(&error);
-        if !unknown && !already_exists(&error) {
+        if (!unknown && !already_exists(&error)) || round > attempts {
             return Err(error);
         }
         let live = provider.read(req).await.map_err(|read| ProviderError {
@@ -91,14 +94,15 @@ pub(crate) async fn create(provider: &AwsProvider, req: &NodeRequest<'_>) -> Pro
                 error.message, read.message
             ),
         })?;
-        match live {
-            Some(live) if owned(req, &live, unknown) => return finish(provider, req, live).await,
+        result = match live {
+            Some(live) if owned(req, &live, unknown) => finish(provider, req, live).await,
             Some(_) => return Err(error),
-            None if unknown && sent < attempts => {
-                tokio::time::sleep(Duration::from_millis(100 << sent.min(6))).await;
+            None if unknown => {
+                tokio::time::sleep(Duration::from_millis(100 << round.min(6))).await;
+                provider.send_create(req).await
             }
             None => return Err(error),
-        }
+        };
     }
 }
 

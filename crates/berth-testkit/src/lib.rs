@@ -65,6 +65,25 @@ impl Moto {
         moto
     }
 
+    /// Wipes everything the server holds (every account), for a test that
+    /// runs several scenarios on one warm server: a fresh server spends its
+    /// first seconds importing each service's code.
+    ///
+    /// # Panics
+    /// When the server does not answer the reset with 200.
+    pub fn reset(&self) {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).expect("connect to moto_server");
+        let request = format!(
+            "POST /moto-api/reset HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).expect("send the reset");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read the reset's answer");
+        assert!(answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"), "moto reset: {answer}");
+    }
+
     /// Environment for a berth process (or SDK) talking to this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         aws_env(&self.endpoint)
