@@ -8,7 +8,6 @@ use berth_testkit::Moto;
 use common::{berth, changes, copy_reference_stack, reference_stack};
 
 const ACCOUNT: &str = "123456789012"; // moto's default account
-const STACK_TAG: &str = "berth:stack";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_apply_read_back_replan_change_destroy() {
@@ -71,7 +70,7 @@ async fn plan_apply_read_back_replan_change_destroy() {
     // 7. Destroy leaves nothing tagged with the stack, nor the untaggable-by-search parts.
     let destroyed = berth(&moto, &["destroy", stack, "--auto-approve"]).expect(0);
     assert!(destroyed.stdout.contains("28 deleted"), "{}", destroyed.stdout);
-    nothing_left(&moto).await;
+    common::assert_nothing_left(&moto).await;
     let after = berth(&moto, &["plan", stack, "--destroy", "--detailed-exitcode"]).expect(0);
     assert!(after.stdout.contains("Nothing of this stack exists"), "{}", after.stdout);
 }
@@ -191,63 +190,6 @@ async fn read_back(moto: &Moto) {
     assert!(rules[0].ip_ranges().is_empty());
     let sources: Vec<_> = rules[0].user_id_group_pairs().iter().map(|p| p.group_id()).collect();
     assert_eq!(sources, [alb_group.group_id()]);
-}
-
-async fn nothing_left(moto: &Moto) {
-    let config = moto.sdk_config().await;
-    let tagging = aws_sdk_resourcegroupstagging::Client::new(&config);
-    let tagged = tagging
-        .get_resources()
-        .tag_filters(
-            aws_sdk_resourcegroupstagging::types::TagFilter::builder().key(STACK_TAG).values("ecs-sample").build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    // moto keeps deregistered (INACTIVE) task definitions and clusters listed; only active ones count.
-    let ecs = aws_sdk_ecs::Client::new(&config);
-    let active = ecs
-        .list_task_definitions()
-        .family_prefix("example-app")
-        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-        .send()
-        .await
-        .unwrap();
-    assert!(active.task_definition_arns().is_empty(), "{:?}", active.task_definition_arns());
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let mut left = Vec::new();
-    for arn in tagged.resource_tag_mapping_list().iter().filter_map(|r| r.resource_arn()) {
-        // moto keeps deleted things listed: INACTIVE task definitions, clusters and
-        // services, and terminated instances (of the deleted auto scaling group).
-        let gone =
-            if arn.contains(":task-definition/") || arn.contains(":cluster/") {
-                true
-            } else if let Some(rest) = arn.split(":service/").nth(1) {
-                let (cluster, name) = rest.split_once('/').unwrap();
-                let described = ecs.describe_services().cluster(cluster).services(name).send().await.unwrap();
-                described.services().iter().all(|s| s.status() == Some("INACTIVE"))
-            } else if let Some(id) = arn.split(":instance/").nth(1) {
-                let described = ec2.describe_instances().instance_ids(id).send().await.unwrap();
-                described.reservations().iter().flat_map(|r| r.instances()).all(|i| {
-                    i.state().and_then(|s| s.name()) == Some(&aws_sdk_ec2::types::InstanceStateName::Terminated)
-                })
-            } else {
-                false
-            };
-        if !gone {
-            left.push(arn.to_owned());
-        }
-    }
-    assert!(left.is_empty(), "still tagged with the stack: {left:?}");
-    let clusters = ecs.describe_clusters().clusters("ecs-sample").send().await.unwrap();
-    assert!(clusters.clusters().iter().all(|c| c.status() == Some("INACTIVE")), "{clusters:?}");
-    let iam = aws_sdk_iam::Client::new(&config);
-    let roles = iam.list_roles().send().await.unwrap();
-    assert!(roles.roles().iter().all(|r| !r.role_name().starts_with("ecs-")), "{:?}", roles.roles());
-    let keys = ec2.describe_key_pairs().send().await.unwrap();
-    assert!(keys.key_pairs().is_empty(), "{:?}", keys.key_pairs());
-    let templates = ec2.describe_launch_templates().send().await.unwrap();
-    assert!(templates.launch_templates().is_empty());
 }
 
 #[test]
