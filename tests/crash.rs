@@ -62,15 +62,15 @@ async fn kill_after(moto: &Moto, n: usize) -> Option<Killed> {
     drop(proxy);
     let context = format!("killed after {n} change(s) ({})", made.join(", "));
 
-    let untagged_bucket = give_the_bucket_its_tags(&moto, stack, &context).await;
+    let untagged_bucket = give_the_bucket_its_tags(moto, stack, &context).await;
     let applied = run_berth(&moto.env(), &["apply", stack, "--auto-approve"]);
     assert_eq!(applied.code, 0, "{context}: the next apply failed\n{}{}", applied.stdout, applied.stderr);
     let plan = run_berth(&moto.env(), &["plan", stack, "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{context}: the plan after it is not empty\n{}{}", plan.stdout, plan.stderr);
-    assert_census(&moto, &reference_census(), &context).await;
+    assert_census(moto, &reference_census(), &context).await;
     let destroyed = run_berth(&moto.env(), &["destroy", stack, "--auto-approve"]);
     assert_eq!(destroyed.code, 0, "{context}: destroy failed\n{}{}", destroyed.stdout, destroyed.stderr);
-    assert_nothing_left(&moto).await;
+    assert_nothing_left(moto).await;
     Some(Killed { made, untagged_bucket })
 }
 

@@ -2,7 +2,7 @@
 //! answers a share of the requests with a throttle, a 500, or a dropped
 //! connection (before the request reaches moto, or after moto acted on it,
 //! so that berth never hears about a change that was made). The apply
-//! converges, at worst with another run, to exactly one of each resource; a
+//! converges, at worst with a second run, to exactly one of each resource; a
 //! plan without the proxy then shows no changes; and a destroy through the
 //! same faults leaves nothing behind.
 
@@ -16,8 +16,8 @@ use common::{assert_census, assert_nothing_left, reference_census, reference_sta
 /// Attempts per AWS call (`--max-retries`).
 const MAX_RETRIES: &str = "10";
 /// Runs of `berth apply` (or destroy) through the faults before giving up:
-/// a run that fails leaves the next one to finish the job.
-const MAX_RUNS: usize = 3;
+/// a run that fails must leave the second one to finish the job.
+const MAX_RUNS: usize = 2;
 
 /// How a converge through the proxy went.
 struct Outcome {
