@@ -59,7 +59,7 @@ async fn tagged_resources(c: &Clients, stack: &str) -> ProviderResult<Vec<Discov
 async fn identify_arn(c: &Clients, arn: &str, address: Option<&str>) -> ProviderResult<Option<Discovered>> {
     let resource = arn.splitn(6, ':').nth(5).unwrap_or_default();
     let service = arn.split(':').nth(2).unwrap_or_default();
-    Ok(match (service, resource.split_once('/').map(|(t, r)| (t, r)).unwrap_or((resource, ""))) {
+    Ok(match (service, resource.split_once('/').unwrap_or((resource, ""))) {
         ("s3", _) => discovered(address, Kind::S3Bucket, json!({ "name": resource })),
         ("logs", _) => {
             let name = resource.trim_start_matches("log-group:").trim_end_matches(":*");

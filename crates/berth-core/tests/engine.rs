@@ -52,9 +52,8 @@ async fn create_converge_change_image_destroy() {
     let report = Engine::new(&cloud, &recorder, 4).apply(&first).await;
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(report.done.len(), 28);
-    let events = recorder.0.lock().unwrap();
-    assert_eq!(events.iter().filter(|e| matches!(e, Event::Finished { .. })).count(), 28);
-    drop(events);
+    let finished = recorder.0.lock().unwrap().iter().filter(|e| matches!(e, Event::Finished { .. })).count();
+    assert_eq!(finished, 28);
 
     let again = plan(&cloud, &[], Mode::Apply).await;
     assert!(!again.plan.summary.has_changes(), "{:#?}", again.plan.changes().collect::<Vec<_>>());
