@@ -76,22 +76,14 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
     x.services();
     x.protect();
     if x.nodes.iter().any(|n| n.dependencies().contains(NETWORK)) {
-        x.nodes.push(Node {
-            address: NETWORK.into(),
-            kind: Kind::Network,
-            desired: json!({
-                "vpc": loaded.stack.network.vpc,
-                "subnets": match &loaded.stack.network.subnets {
-                    Subnets::Named(name) => json!(name),
-                    Subnets::Ids(ids) => json!(ids),
-                },
-            }),
-            parent: None,
-            extra_dependencies: BTreeSet::new(),
-            sensitive_fields: vec![],
-            origin: vec!["network".into()],
-            protected: false,
-        });
+        let subnets = match &loaded.stack.network.subnets {
+            Subnets::Named(name) => json!(name),
+            Subnets::Ids(ids) => json!(ids),
+        };
+        let mut network =
+            Node::new(NETWORK, Kind::Network, json!({ "vpc": loaded.stack.network.vpc, "subnets": subnets }));
+        network.origin = vec!["network".into()];
+        x.nodes.push(network);
     }
     let Expander { nodes, mut diagnostics, secrets, .. } = x;
     if !diagnostics.is_empty() {
@@ -178,16 +170,10 @@ impl<'a> Expander<'a> {
         parent: Option<&str>,
         origin: &[&str],
     ) -> &mut Node {
-        self.nodes.push(Node {
-            address,
-            kind,
-            desired,
-            parent: parent.map(str::to_owned),
-            extra_dependencies: BTreeSet::new(),
-            sensitive_fields: vec![],
-            origin: origin.iter().map(|s| s.to_string()).collect(),
-            protected: false,
-        });
+        let mut node = Node::new(address, kind, desired);
+        node.parent = parent.map(str::to_owned);
+        node.origin = origin.iter().map(|s| s.to_string()).collect();
+        self.nodes.push(node);
         self.nodes.last_mut().expect("just pushed")
     }
 

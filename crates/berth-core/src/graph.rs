@@ -65,6 +65,20 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node with no parent, extra dependencies, secrets, origin or protection.
+    pub fn new(address: impl Into<String>, kind: Kind, desired: Value) -> Node {
+        Node {
+            address: address.into(),
+            kind,
+            desired,
+            parent: None,
+            extra_dependencies: BTreeSet::new(),
+            sensitive_fields: vec![],
+            origin: vec![],
+            protected: false,
+        }
+    }
+
     /// Every node this one needs to exist first.
     pub fn dependencies(&self) -> BTreeSet<String> {
         let mut deps: BTreeSet<String> = references_in(&self.desired).into_iter().map(|(a, _)| a).collect();
@@ -159,16 +173,7 @@ mod tests {
     use serde_json::json;
 
     fn node(address: &str, desired: Value) -> Node {
-        Node {
-            address: address.into(),
-            kind: Kind::S3Bucket,
-            desired,
-            parent: None,
-            extra_dependencies: BTreeSet::new(),
-            sensitive_fields: vec![],
-            origin: vec![],
-            protected: false,
-        }
+        Node::new(address, Kind::S3Bucket, desired)
     }
 
     #[test]

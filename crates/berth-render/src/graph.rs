@@ -172,19 +172,9 @@ mod tests {
     use super::*;
     use berth_core::graph::{reference, Node};
     use serde_json::json;
-    use std::collections::BTreeSet;
 
     fn node(address: &str, desired: serde_json::Value) -> Node {
-        Node {
-            address: address.into(),
-            kind: Kind::SecurityGroupIngress,
-            desired,
-            parent: None,
-            extra_dependencies: BTreeSet::new(),
-            sensitive_fields: vec![],
-            origin: vec![],
-            protected: false,
-        }
+        Node::new(address, Kind::SecurityGroupIngress, desired)
     }
 
     #[test]

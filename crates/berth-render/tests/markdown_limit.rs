@@ -2,7 +2,6 @@
 //! plan, and what is cut goes in order: graph, then diffs, then table rows;
 //! never the summary line or the warning.
 
-use std::collections::BTreeSet;
 
 use berth_core::graph::{reference, Graph, Node};
 use berth_core::kind::Kind;
@@ -55,15 +54,9 @@ fn big_plan(n: usize) -> Plan {
 /// A chain graph over the plan's addresses.
 fn chain_graph(n: usize) -> Graph {
     let nodes = (0..n)
-        .map(|i| Node {
-            address: address(i),
-            kind: Kind::TaskDefinition,
-            desired: if i == 0 { json!({}) } else { json!({"after": reference(&address(i - 1), "arn")}) },
-            parent: None,
-            extra_dependencies: BTreeSet::new(),
-            sensitive_fields: vec![],
-            origin: vec![],
-            protected: false,
+        .map(|i| {
+            let desired = if i == 0 { json!({}) } else { json!({"after": reference(&address(i - 1), "arn")}) };
+            Node::new(address(i), Kind::TaskDefinition, desired)
         })
         .collect();
     Graph::new(nodes).unwrap()
