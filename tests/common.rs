@@ -398,15 +398,7 @@ pub async fn census(moto: &Moto) -> BTreeMap<&'static str, usize> {
     );
 
     // No address on two live resources, among those the tagging API finds.
-    let tagging = aws_sdk_resourcegroupstagging::Client::new(&config);
-    let tagged = tagging
-        .get_resources()
-        .tag_filters(
-            aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("berth:stack").values("ecs-sample").build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let tagged = tagged_with_reference_stack(&config).await;
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     for resource in tagged.resource_tag_mapping_list() {
         let arn = resource.resource_arn().unwrap_or_default();
@@ -444,15 +436,7 @@ pub async fn assert_census(moto: &Moto, expected: &BTreeMap<&'static str, usize>
 /// destroy (the checks of reference_stack.rs's `nothing_left`, shared).
 pub async fn assert_nothing_left(moto: &Moto) {
     let config = moto.sdk_config().await;
-    let tagging = aws_sdk_resourcegroupstagging::Client::new(&config);
-    let tagged = tagging
-        .get_resources()
-        .tag_filters(
-            aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("berth:stack").values("ecs-sample").build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let tagged = tagged_with_reference_stack(&config).await;
     let ecs = aws_sdk_ecs::Client::new(&config);
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let mut left = Vec::new();
@@ -480,4 +464,14 @@ pub async fn assert_nothing_left(moto: &Moto) {
     }
     assert!(left.is_empty(), "still tagged with the stack: {left:?}");
     assert_census(moto, &empty_census(), "after destroy").await;
+}
+
+/// What the tagging API finds tagged `berth:stack=ecs-sample`.
+async fn tagged_with_reference_stack(
+    config: &aws_config::SdkConfig,
+) -> aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput {
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(config);
+    let owned =
+        aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("berth:stack").values("ecs-sample").build();
+    tagging.get_resources().tag_filters(owned).send().await.unwrap()
 }

@@ -2,7 +2,6 @@
 //! plan, and what is cut goes in order: graph, then diffs, then table rows;
 //! never the summary line or the warning.
 
-
 use berth_core::graph::{reference, Graph, Node};
 use berth_core::kind::Kind;
 use berth_core::plan::{Action, FieldChange, Mode, Plan, ResourceChange};
