@@ -445,7 +445,13 @@ async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
 /// Whether destroy may delete the stack's buckets: not when they hold objects
 /// berth does not manage, unless `force` (then the provider empties them).
 async fn buckets_may_go(prepared: &Prepared, force: bool) -> Result<bool> {
-    let held = berth_core::check::unmanaged_objects(prepared.planned.expanded(), &prepared.provider).await?;
+    let planned = &prepared.planned;
+    let deleted: Vec<(&str, &str)> = planned
+        .undeclared()
+        .filter(|(kind, _)| *kind == berth_core::kind::Kind::S3Object)
+        .filter_map(|(_, state)| Some((state["bucket"].as_str()?, state["key"].as_str()?)))
+        .collect();
+    let held = berth_core::check::unmanaged_objects(planned.expanded(), &deleted, &prepared.provider).await?;
     if held.is_empty() {
         return Ok(true);
     }

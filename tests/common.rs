@@ -475,3 +475,35 @@ async fn tagged_with_reference_stack(
         aws_sdk_resourcegroupstagging::types::TagFilter::builder().key("berth:stack").values("ecs-sample").build();
     tagging.get_resources().tag_filters(owned).send().await.unwrap()
 }
+
+/// `text` with `addition` right after the first `anchor`, which must be in it.
+pub fn insert_after(text: &str, anchor: &str, addition: &str) -> String {
+    assert!(text.contains(anchor), "`{}` is not in the stack", anchor.trim());
+    text.replacen(anchor, &format!("{anchor}{addition}"), 1)
+}
+
+/// One more item of each kind of child the reference stack has, as lines of
+/// its text: removing them again is what exact management is tested with.
+pub mod extra_children {
+    use super::insert_after;
+
+    pub const HTTP_RULE: &str = "      - { protocol: tcp, ports: 80, cidr: 0.0.0.0/0 }\n";
+    pub const HTTPS_RULE: &str = "      - { protocol: tcp, ports: 443, cidr: 0.0.0.0/0 }\n";
+    pub const S3_READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    pub const S3_READ_ONLY_LINE: &str = "        - arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\n";
+    pub const FILE_POLICY_ON_INSTANCE_ROLE: &str = "      policies: [ecs-sample-ecs]\n";
+    pub const DESCRIBE_LOGS: &str = "        describe-logs:\n          Version: \"2012-10-17\"\n          Statement:\n            - { Effect: Allow, Action: [logs:DescribeLogGroups], Resource: [\"*\"] }\n";
+    pub const EXTRA_OBJECT: &str = "      extra.env:\n        file: env/prod.env\n        sensitive: true\n";
+
+    /// The reference stack's text with one more ingress rule, AWS managed
+    /// policy attachment, attachment of the file's policy, inline policy and
+    /// bucket object.
+    pub fn with_extra_children(text: &str) -> String {
+        let execution_policy = "        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n";
+        let text = insert_after(text, HTTP_RULE, HTTPS_RULE);
+        let text = insert_after(&text, execution_policy, S3_READ_ONLY_LINE);
+        let text = insert_after(&text, "      instance_profile: true\n", FILE_POLICY_ON_INSTANCE_ROLE);
+        let text = insert_after(&text, "      inline_policies:\n", DESCRIBE_LOGS);
+        insert_after(&text, "    objects:\n", EXTRA_OBJECT)
+    }
+}

@@ -6,6 +6,9 @@
 //! resource and nothing leaked, and `berth destroy` leaves nothing behind.
 //! Each worker runs its points on one moto, wiped before each point.
 //!
+//! The same for an apply that only removes what the file no longer
+//! declares (rules, attachments, an inline policy, an object).
+//!
 //! Also here: Ctrl-C in the middle of an apply.
 
 mod common;
@@ -16,8 +19,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use berth_testkit::{FaultConfig, FaultProxy, Moto};
+use common::extra_children::with_extra_children;
 use common::{
-    assert_census, assert_nothing_left, reference_census, reference_stack, run_berth, spawn_berth, spawn_berth_captured,
+    assert_census, assert_nothing_left, copy_reference_stack, reference_census, reference_stack, run_berth,
+    spawn_berth, spawn_berth_captured,
 };
 
 /// The tags berth sends with CreateBucket for the reference stack's bucket.
@@ -160,6 +165,54 @@ fn an_apply_killed_after_any_change_converges_on_the_next_run() {
             eprintln!("  {n:2}: last change {}", killed.made.last().unwrap());
         }
     }
+}
+
+/// Killed after each of the deletes of an apply that removes one extra
+/// item of each child kind: the next apply converges on exactly the
+/// reference stack's rules, attachments, policies and objects.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_apply_of_removals_killed_after_any_change_converges() {
+    const REMOVALS: usize = 5;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let full = copy_reference_stack(dir.path(), with_extra_children);
+    let (full, reference) = (full.to_str().unwrap(), reference_stack());
+    let reference = reference.to_str().unwrap();
+    let mut completed = false;
+    for n in 1..=REMOVALS + 1 {
+        moto.reset();
+        run_berth(&moto.env(), &["apply", full, "--auto-approve"]).expect(0);
+        let proxy = FaultProxy::start(&moto.endpoint, FaultConfig::freeze_after(n));
+        let mut apply = spawn_berth(&proxy.env(), &["apply", reference, "--auto-approve"]);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let finished = loop {
+            if proxy.wait_frozen(Duration::from_millis(20)) {
+                break false;
+            }
+            if let Some(status) = apply.try_wait().unwrap() {
+                assert!(status.success(), "kill point {n}: the apply failed on its own ({status})");
+                break true;
+            }
+            assert!(Instant::now() < deadline, "kill point {n}: the apply neither froze nor ended");
+        };
+        let made: Vec<String> =
+            proxy.records().into_iter().filter(|r| r.mutating && r.status.is_some()).map(|r| r.operation).collect();
+        if finished {
+            assert_eq!((n, made.len()), (REMOVALS + 1, REMOVALS), "the removals: {made:?}");
+            completed = true;
+            break;
+        }
+        apply.kill().unwrap();
+        apply.wait().unwrap();
+        drop(proxy);
+        let context = format!("removals killed after {n} change(s) ({})", made.join(", "));
+        let applied = run_berth(&moto.env(), &["apply", reference, "--auto-approve"]);
+        assert_eq!(applied.code, 0, "{context}: the next apply failed\n{}{}", applied.stdout, applied.stderr);
+        let plan = run_berth(&moto.env(), &["plan", reference, "--detailed-exitcode"]);
+        assert_eq!(plan.code, 0, "{context}: the plan after it is not empty\n{}{}", plan.stdout, plan.stderr);
+        assert_census(&moto, &reference_census(), &context).await;
+    }
+    assert!(completed, "the apply of the removals made more than {REMOVALS} changes");
 }
 
 /// Ctrl-C in the middle of an apply: berth starts nothing new, lets the

@@ -13,8 +13,9 @@ use aws_sdk_ec2::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
+use berth_core::expand::ingress_label;
 use berth_core::kind::Kind;
-use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
+use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
 use crate::once::send_once;
@@ -391,21 +392,57 @@ async fn read_ingress(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Opti
 }
 
 async fn find_rule(c: &Clients, ingress: &Ingress<'_>) -> ProviderResult<Option<SecurityGroupRule>> {
-    let rules: Vec<SecurityGroupRule> = match c
+    let rules = group_rules(c, ingress.group_id).await?.unwrap_or_default();
+    Ok(rules.into_iter().find(|r| ingress.matches(r)))
+}
+
+/// Every rule of the group, `None` when the group does not exist.
+async fn group_rules(c: &Clients, group_id: &str) -> ProviderResult<Option<Vec<SecurityGroupRule>>> {
+    let rules = c
         .ec2
         .describe_security_group_rules()
-        .filters(filter("group-id", ingress.group_id))
+        .filters(filter("group-id", group_id))
         .into_paginator()
         .items()
         .send()
         .try_collect()
-        .await
-    {
-        Ok(rules) => rules,
-        Err(e) if has_code(&e, &["InvalidGroup.NotFound", "InvalidGroupId.Malformed"]) => return Ok(None),
-        Err(e) => return Err(aws_error(e)),
-    };
-    Ok(rules.into_iter().find(|r| ingress.matches(r)))
+        .await;
+    match rules {
+        Ok(rules) => Ok(Some(rules)),
+        Err(e) if has_code(&e, &["InvalidGroup.NotFound", "InvalidGroupId.Malformed"]) => Ok(None),
+        Err(e) => Err(aws_error(e)),
+    }
+}
+
+/// The group's live ingress rules, in the desired state's shape, so that
+/// those the file does not declare are deleted.
+pub(crate) async fn ingress_rules(c: &Clients, group: &Live) -> ProviderResult<Vec<LiveChild>> {
+    let group_id = output(group, "id")?;
+    let rules = group_rules(c, group_id).await?.unwrap_or_default();
+    Ok(rules.iter().filter(|r| r.is_egress() == Some(false)).map(|rule| live_ingress(group_id, rule)).collect())
+}
+
+fn live_ingress(group_id: &str, rule: &SecurityGroupRule) -> LiveChild {
+    let protocol = rule.ip_protocol().unwrap_or("-1");
+    let (from, to) = (rule.from_port().unwrap_or(-1), rule.to_port().unwrap_or(-1));
+    let mut state = json!({ "group_id": group_id, "protocol": protocol, "from_port": from, "to_port": to });
+    let sources = [
+        ("cidr", rule.cidr_ipv4()),
+        ("source_group_id", rule.referenced_group_info().and_then(|g| g.group_id())),
+        ("cidr_ipv6", rule.cidr_ipv6()),
+        ("prefix_list_id", rule.prefix_list_id()),
+    ];
+    let (field, source) = sources.into_iter().find_map(|(f, v)| Some((f, v?))).unwrap_or(("cidr", "?"));
+    state[field] = json!(source);
+    if let Some(description) = rule.description().filter(|d| !d.is_empty()) {
+        state["description"] = json!(description);
+    }
+    let id = rule.security_group_rule_id().unwrap_or_default();
+    LiveChild {
+        kind: Kind::SecurityGroupIngress,
+        label: ingress_label(protocol, from.into(), to.into(), source),
+        live: Live { state, outputs: outputs([("id", json!(id))]), tags: None },
+    }
 }
 
 /// The description of a rule from another security group, as

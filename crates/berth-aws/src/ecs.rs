@@ -12,8 +12,10 @@ use aws_sdk_ecs::types::{
     TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use berth_core::kind::Kind;
-use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult, ENV_DIGEST_TAG};
-use serde_json::{Map, Value};
+use berth_core::provider::{
+    Live, LiveChild, NodeRequest, Outputs, ProviderError, ProviderResult, ENV_DIGEST_TAG, STACK_TAG,
+};
+use serde_json::{json, Map, Value};
 
 use crate::once::send_once;
 use crate::util::{
@@ -279,6 +281,20 @@ async fn read_association(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<
     Ok(Some(Live { state, outputs: Outputs::new(), tags: None }))
 }
 
+/// The cluster's capacity provider association, when it has one, so that
+/// one the file no longer declares is removed.
+pub(crate) async fn cluster_children(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Vec<LiveChild>> {
+    let part = json!({ "cluster": str_field(req, "name")? });
+    let Some(live) = read_association(c, &NodeRequest { desired: &part, ..req.clone() }).await? else {
+        return Ok(Vec::new());
+    };
+    let empty = |field: &str| live.state.get(field).and_then(Value::as_array).is_none_or(Vec::is_empty);
+    if empty("capacity_providers") && empty("default_strategy") {
+        return Ok(Vec::new());
+    }
+    Ok(vec![LiveChild { kind: Kind::ClusterCapacityProviders, label: "capacity_providers".into(), live }])
+}
+
 async fn put_association(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
     let strategy = get_items(req.desired, "default_strategy")
         .iter()
@@ -360,27 +376,39 @@ fn task_definition_outputs(td: &TaskDefinition) -> Outputs {
     ])
 }
 
+/// How many revisions, newest first, are looked at for one this stack registered.
+const REVISIONS_SEARCHED: usize = 10;
+
+/// The newest ACTIVE revision this stack registered. A revision registered
+/// by hand or by CI is not berth's: it is neither read as the stack's nor
+/// deregistered, and a family that has only such revisions gets a new one
+/// of berth's. A family whose newest revision another stack registered is
+/// read as that one, which the engine refuses to touch.
 async fn read_task_definition(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
     let family = str_field(req, "family")?;
     // Not DescribeTaskDefinition(family): moto answers it with the highest
     // revision even when that one is INACTIVE (AWS: the newest ACTIVE one).
-    let Some(newest) = active_revisions(c, family).await?.into_iter().next() else {
-        return Ok(None);
-    };
-    let described =
-        c.ecs.describe_task_definition().task_definition(&newest).include(TaskDefinitionField::Tags).send().await;
-    // Deregistered between the listing and now.
-    let Some(out) = absent_on(described, &["ClientException"])? else {
-        return Ok(None);
-    };
-    let Some(td) = out.task_definition() else {
-        return Ok(None);
-    };
-    Ok(Some(Live {
-        state: task_definition_state(td),
-        outputs: task_definition_outputs(td),
-        tags: Some(tag_map(out.tags())),
-    }))
+    let mut other_stacks = None;
+    for arn in active_revisions(c, family).await?.into_iter().take(REVISIONS_SEARCHED) {
+        let described =
+            c.ecs.describe_task_definition().task_definition(&arn).include(TaskDefinitionField::Tags).send().await;
+        // Deregistered between the listing and now.
+        let Some(out) = absent_on(described, &["ClientException"])? else { continue };
+        let Some(td) = out.task_definition() else { continue };
+        let live = Live {
+            state: task_definition_state(td),
+            outputs: task_definition_outputs(td),
+            tags: Some(tag_map(out.tags())),
+        };
+        match live.tags.as_ref().and_then(|t| t.get(STACK_TAG)) {
+            Some(owner) if owner == req.stack => return Ok(Some(live)),
+            Some(_) => {
+                other_stacks.get_or_insert(live);
+            }
+            None => {}
+        }
+    }
+    Ok(other_stacks)
 }
 
 fn task_definition_state(td: &TaskDefinition) -> Value {
@@ -557,8 +585,15 @@ fn container_definition(req: &NodeRequest<'_>, def: &Value) -> ProviderResult<Co
         .build())
 }
 
+/// Deregisters the family's ACTIVE revisions that this stack registered (its
+/// tags say so); a revision registered by hand or by another tool stays.
 async fn deregister_task_definitions(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<()> {
     for arn in active_revisions(c, str_field(req, "family")?).await? {
+        let tags = c.ecs.list_tags_for_resource().resource_arn(&arn).send().await.map_err(aws_error)?;
+        let owner = tags.tags().iter().find(|t| t.key() == Some(STACK_TAG)).and_then(|t| t.value());
+        if owner != Some(req.stack) {
+            continue;
+        }
         c.ecs.deregister_task_definition().task_definition(&arn).send().await.map_err(aws_error)?;
     }
     Ok(())

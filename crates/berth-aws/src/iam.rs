@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_iam::types::Tag;
+use aws_sdk_iam::types::{EntityType, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
-use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
+use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
 use crate::once::send_once;
@@ -142,6 +142,86 @@ pub(crate) async fn delete(c: &Clients, req: &NodeRequest<'_>, live: &Live) -> P
     }
 }
 
+// ---------------------------------------------------------------- children
+
+/// What the role holds: its managed-policy attachments and inline policies,
+/// so that those the file does not declare are removed. Documents are read
+/// only for inline policies the file does not declare (the others are read
+/// as nodes of their own), to show what a delete takes away.
+pub(crate) async fn role_children(
+    c: &Clients,
+    req: &NodeRequest<'_>,
+    declared: &[Value],
+) -> ProviderResult<Vec<LiveChild>> {
+    let role = str_field(req, "name")?;
+    let mut children: Vec<LiveChild> = attached_policies(c, role)
+        .await?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|arn| attachment(role, &arn, policy_label(&arn)))
+        .collect();
+    for name in inline_policy_names(c, role).await? {
+        let mut state = json!({ "role": role, "name": name });
+        let is_declared = declared.iter().any(|d| d.get("name").and_then(Value::as_str) == Some(name.as_str()));
+        if !is_declared {
+            let result = c.iam.get_role_policy().role_name(role).policy_name(&name).send().await;
+            if let Some(out) = absent_on(result, NO_SUCH_ENTITY)? {
+                state["document"] = decode_document(req, out.policy_document())?;
+            }
+        }
+        let live = Live { state, outputs: Outputs::new(), tags: None };
+        children.push(LiveChild { kind: Kind::IamRoleInlinePolicy, label: format!("inline_policies.{name}"), live });
+    }
+    Ok(children)
+}
+
+/// The roles a customer managed policy is attached to, as attachments, so
+/// that attachments to roles the file does not give it are removed.
+pub(crate) async fn policy_attachments(
+    c: &Clients,
+    req: &NodeRequest<'_>,
+    live: &Live,
+) -> ProviderResult<Vec<LiveChild>> {
+    let arn = live_arn(req, live)?;
+    let pages: Result<Vec<_>, _> = c
+        .iam
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .entity_filter(EntityType::Role)
+        .into_paginator()
+        .send()
+        .collect()
+        .await;
+    let pages = absent_on(pages, NO_SUCH_ENTITY)?.unwrap_or_default();
+    Ok(pages
+        .iter()
+        .flat_map(|page| page.policy_roles())
+        .filter_map(|r| r.role_name())
+        .map(|role| attachment(role, arn, format!("attachments[{role}]")))
+        .collect())
+}
+
+fn attachment(role: &str, policy_arn: &str, label: String) -> LiveChild {
+    let live = Live { state: json!({ "role": role, "policy_arn": policy_arn }), outputs: Outputs::new(), tags: None };
+    LiveChild { kind: Kind::IamRolePolicyAttachment, label, live }
+}
+
+/// `managed_policies[NAME]` for AWS managed policies, `policies[NAME]` for
+/// an account's own, as the file would list them.
+fn policy_label(arn: &str) -> String {
+    let name = arn.rsplit('/').next().unwrap_or(arn);
+    match arn.split(':').nth(4) {
+        Some("aws") => format!("managed_policies[{name}]"),
+        _ => format!("policies[{name}]"),
+    }
+}
+
+async fn inline_policy_names(c: &Clients, role: &str) -> ProviderResult<Vec<String>> {
+    let names: Result<Vec<String>, _> =
+        c.iam.list_role_policies().role_name(role).into_paginator().items().send().collect().await;
+    Ok(absent_on(names, NO_SUCH_ENTITY)?.unwrap_or_default())
+}
+
 // ---------------------------------------------------------------- policies
 
 async fn read_policy(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
@@ -239,17 +319,7 @@ async fn release_role(c: &Clients, role: &str) -> ProviderResult<()> {
     for arn in attached_policies(c, role).await?.unwrap_or_default() {
         detach(c, role, &arn).await?;
     }
-    let inline: Vec<String> = c
-        .iam
-        .list_role_policies()
-        .role_name(role)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<_, _>>()
-        .await
-        .map_err(aws_error)?;
-    for policy in inline {
+    for policy in inline_policy_names(c, role).await? {
         delete_inline_policy(c, role, &policy).await?;
     }
     let profiles: Vec<_> = c

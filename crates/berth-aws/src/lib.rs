@@ -12,7 +12,10 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
-use berth_core::provider::{Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult};
+use berth_core::provider::{
+    Discovered, Identity, Live, LiveChild, NodeRequest, Outputs, Provider, ProviderError, ProviderResult,
+};
+use serde_json::Value;
 use tokio::sync::OnceCell;
 
 pub use lock::{HeldLock, LockError, LockHolder, LockLocation};
@@ -226,6 +229,23 @@ impl Provider for AwsProvider {
             Service::Ecs => ecs::update(c, req, live, changed).await,
             Service::Elb => elb::update(c, req, live, changed).await,
             Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
+        }
+    }
+
+    async fn children(
+        &self,
+        parent: &NodeRequest<'_>,
+        live: &Live,
+        declared: &[Value],
+    ) -> ProviderResult<Vec<LiveChild>> {
+        let c = &self.clients;
+        match parent.kind {
+            Kind::SecurityGroup => ec2::ingress_rules(c, live).await,
+            Kind::IamRole => iam::role_children(c, parent, declared).await,
+            Kind::IamPolicy => iam::policy_attachments(c, parent, live).await,
+            Kind::S3Bucket => s3::bucket_children(c, parent, declared).await,
+            Kind::EcsCluster => ecs::cluster_children(c, parent).await,
+            _ => Ok(Vec::new()),
         }
     }
 

@@ -10,7 +10,7 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::kind::Kind;
-use berth_core::provider::{Live, NodeRequest, Outputs, ProviderError, ProviderResult};
+use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
 
 use crate::once::send_once;
@@ -20,6 +20,8 @@ use crate::{aws_error, Clients};
 /// HeadBucket answers a missing bucket with a bare 404, which the SDK names `NotFound`.
 const NO_BUCKET: &[&str] = &["NoSuchBucket", "NotFound"];
 const NO_OBJECT: &[&str] = &["NoSuchBucket", "NoSuchKey"];
+/// HeadObject has no body, so a missing object is a bare 404.
+const NO_OBJECT_HEAD: &[&str] = &["NoSuchBucket", "NoSuchKey", "NotFound"];
 const NO_POLICY: &[&str] = &["NoSuchBucket", "NoSuchBucketPolicy"];
 const NO_ACCESS_BLOCK: &[&str] = &["NoSuchBucket", "NoSuchPublicAccessBlockConfiguration"];
 
@@ -199,6 +201,54 @@ fn bucket_outputs(name: &str) -> Outputs {
     Outputs::from([("name".to_owned(), json!(name)), ("arn".to_owned(), json!(format!("arn:aws:s3:::{name}")))])
 }
 
+// ---------------------------------------------------------------- children
+
+/// Object metadata naming the stack that wrote the object: objects have no
+/// tags berth reads, and this tells berth's objects from the bucket's data.
+const OWNER_METADATA: &str = "berth-stack";
+/// Object metadata holding the address of the object in its stack.
+const ID_METADATA: &str = "berth-id";
+
+/// The bucket's public access block, policy and the objects this stack
+/// wrote, so that those the file no longer declares are removed. Objects
+/// the file declares are not looked at here (they are read as nodes).
+pub(crate) async fn bucket_children(
+    c: &Clients,
+    req: &NodeRequest<'_>,
+    declared: &[Value],
+) -> ProviderResult<Vec<LiveChild>> {
+    let bucket = str_field(req, "name")?;
+    let part = json!({ "bucket": bucket });
+    let part_req = NodeRequest { desired: &part, ..req.clone() };
+    let mut children = Vec::new();
+    if let Some(live) = read_access_block(c, &part_req).await? {
+        children.push(LiveChild { kind: Kind::S3PublicAccessBlock, label: "public_access_block".into(), live });
+    }
+    if let Some(live) = read_policy(c, &part_req).await? {
+        children.push(LiveChild { kind: Kind::S3BucketPolicy, label: "policy".into(), live });
+    }
+    let declared_keys: Vec<&str> = declared.iter().filter_map(|d| d.get("key").and_then(Value::as_str)).collect();
+    let keys: Result<Vec<_>, _> = c.s3.list_objects_v2().bucket(bucket).into_paginator().send().collect().await;
+    let keys: Vec<String> = absent_on(keys, NO_BUCKET)?
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|page| page.contents())
+        .filter_map(|o| o.key().map(str::to_owned))
+        .filter(|k| !declared_keys.contains(&k.as_str()))
+        .collect();
+    for key in keys {
+        let head = absent_on(c.s3.head_object().bucket(bucket).key(&key).send().await, NO_OBJECT_HEAD)?;
+        let owner = head.as_ref().and_then(|h| h.metadata()).and_then(|m| m.get(OWNER_METADATA));
+        if owner.map(String::as_str) != Some(req.stack) {
+            continue;
+        }
+        let state = json!({ "bucket": bucket, "key": key });
+        let live = Live { state, outputs: object_outputs(bucket, &key, None), tags: None };
+        children.push(LiveChild { kind: Kind::S3Object, label: format!("objects[{key}]"), live });
+    }
+    Ok(children)
+}
+
 // ---------------------------------------------------------------- public access block
 
 async fn read_access_block(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
@@ -291,6 +341,8 @@ async fn put_object(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Output
             .key(key)
             .body(ByteStream::from(content.as_bytes().to_vec()))
             .set_content_type(opt_str(req, "content_type").map(str::to_owned))
+            .metadata(OWNER_METADATA, req.stack)
+            .metadata(ID_METADATA, req.address)
             .send()
             .await
             .map_err(aws_error)?;

@@ -3,7 +3,7 @@
 //! outputs), and applies a plan by walking the graph with bounded
 //! parallelism. It never prints: progress goes to an [`EventSink`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +20,7 @@ use crate::kind::Kind;
 use crate::load::Source;
 use crate::normalize::normalize;
 use crate::plan::{env_key_changes, Action, FieldChange, Mode, Plan, ResourceChange, MASK, UNKNOWN};
-use crate::provider::{Live, NodeRequest, Outputs, Provider, PROTECT_TAG, STACK_TAG};
+use crate::provider::{Discovered, Live, LiveChild, NodeRequest, Outputs, Provider, PROTECT_TAG, STACK_TAG};
 
 /// Progress reported while the engine works.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,9 +80,13 @@ struct NodePlan {
     live: Option<Live>,
     action: Action,
     changed: Vec<String>,
+    /// What the resource holds of the kinds it manages exactly.
+    children: Vec<LiveChild>,
 }
 
-/// A resource the stack owns by its tags but no longer declares: deleted.
+/// A resource the stack owns but does not declare: deleted. Either found
+/// by its tags, or a child (an ingress rule, an attachment) of a resource
+/// the stack owns.
 #[derive(Debug, Clone)]
 struct Orphan {
     address: String,
@@ -90,7 +94,23 @@ struct Orphan {
     /// Identity fields merged with the live state, for the provider's delete.
     desired: Value,
     live: Live,
+    /// Why it is deleted, for the plan.
+    note: String,
+    /// A child, which has no tags to say it was ever berth's: the plan shows
+    /// its content so the reviewer sees what goes.
+    show_content: bool,
 }
+
+/// A resource found by its tags, with what it holds of its child kinds.
+struct Tagged {
+    orphan: Orphan,
+    children: Vec<LiveChild>,
+}
+
+/// Why an orphan found by its tags is deleted.
+pub const NO_LONGER_DECLARED: &str = "no longer in the stack file";
+/// Why a child of an owned resource is deleted.
+pub const NOT_DECLARED: &str = "not in the stack file";
 
 /// A plan with what is needed to apply it.
 pub struct Planned {
@@ -106,6 +126,12 @@ impl Planned {
     /// The expanded stack this plan was made for.
     pub fn expanded(&self) -> &Expanded {
         &self.expanded
+    }
+
+    /// Resources the plan deletes because the file does not declare them,
+    /// with their live state.
+    pub fn undeclared(&self) -> impl Iterator<Item = (Kind, &Value)> {
+        self.orphans.iter().map(|o| (o.kind, &o.desired))
     }
 
     /// What was read for every managed node and every resource found by its
@@ -366,8 +392,8 @@ impl<'a> Engine<'a> {
             }
             resources.push(change);
         }
-        let orphans = match self.orphans(graph, stack).await {
-            Ok(orphans) => orphans,
+        let tagged = match self.orphans(graph, &nodes, stack, &shared.outputs).await {
+            Ok(tagged) => tagged,
             Err(e) => {
                 diagnostics.push(source.diagnostic(
                     Severity::Warning,
@@ -379,6 +405,9 @@ impl<'a> Engine<'a> {
                 Vec::new()
             }
         };
+        let mut orphans = undeclared_children(graph, &nodes, &tagged, &shared.outputs);
+        orphans.extend(tagged.into_iter().map(|t| t.orphan));
+        orphans.sort_by(|a, b| (a.kind.teardown_rank(), &a.address).cmp(&(b.kind.teardown_rank(), &b.address)));
         for orphan in orphans.iter().filter(|o| is_protected(&o.live)) {
             diagnostics.push(source.diagnostic(
                 Severity::Error,
@@ -392,9 +421,9 @@ impl<'a> Engine<'a> {
             address: o.address.clone(),
             kind: o.kind,
             action: Action::Delete,
-            fields: vec![],
+            fields: if o.show_content { content_fields(o.kind, &o.live.state) } else { vec![] },
             replace_reasons: vec![],
-            note: Some("no longer in the stack file".into()),
+            note: Some(o.note.clone()),
         });
         // Removed resources go after an apply's changes and before a destroy's.
         match mode {
@@ -410,36 +439,72 @@ impl<'a> Engine<'a> {
         Ok(Planned { plan, expanded, nodes, orphans, live_outputs: shared.live_outputs })
     }
 
-    /// Resources tagged with the stack that the file no longer declares,
-    /// confirmed by reading each one.
-    async fn orphans(&self, graph: &Graph, stack: &str) -> Result<Vec<Orphan>, String> {
-        let mut found = self.provider.discover(stack).await.map_err(|e| e.message)?;
-        found.retain(|d| graph.get(&d.address).is_none());
-        found.sort_by(|a, b| (a.kind.teardown_rank(), &a.address).cmp(&(b.kind.teardown_rank(), &b.address)));
-        found.dedup_by(|a, b| a.address == b.address);
-        let reads = futures::stream::iter(found.into_iter().map(|d| async move {
+    /// Resources tagged with the stack that the file no longer declares, or
+    /// declares under another name (a rename is a replace: the old one goes),
+    /// confirmed by reading each one, with their children.
+    async fn orphans(
+        &self,
+        graph: &Graph,
+        nodes: &[NodePlan],
+        stack: &str,
+        outputs: &HashMap<String, Outputs>,
+    ) -> Result<Vec<Tagged>, String> {
+        let mut found: Vec<(Discovered, Option<Renamed>)> = Vec::new();
+        for d in self.provider.discover(stack).await.map_err(|e| e.message)? {
+            match graph.get(&d.address) {
+                None => found.push((d, None)),
+                Some(node) => {
+                    if let Some(renamed) = renamed(node, &d.identity, outputs) {
+                        found.push((d, Some(renamed)));
+                    }
+                }
+            }
+        }
+        found.sort_by(|(a, _), (b, _)| (a.kind.teardown_rank(), &a.address).cmp(&(b.kind.teardown_rank(), &b.address)));
+        found.dedup_by(|(a, _), (b, _)| a.address == b.address && a.identity == b.identity);
+        let reads = futures::stream::iter(found.into_iter().map(|(d, renamed)| async move {
             let req = NodeRequest { stack, address: &d.address, kind: d.kind, desired: &d.identity };
             let live = self.provider.read(&req).await.map_err(|e| format!("{}: {}", d.address, e.message))?;
-            Ok::<_, String>(live.map(|live| (d, live)))
-        }))
-        .buffered(self.parallelism.max(1))
-        .collect::<Vec<_>>()
-        .await;
-        let mut orphans = Vec::new();
-        for read in reads {
-            let Some((d, live)) = read? else { continue };
-            if live.tags.as_ref().and_then(|t| t.get(STACK_TAG)).map(String::as_str) != Some(stack) {
-                continue;
-            }
+            let Some(live) = live.filter(|live| owner(live) == Some(stack)) else { return Ok(None) };
             let mut desired = live.state.clone();
             if let (Some(fields), Some(identity)) = (desired.as_object_mut(), d.identity.as_object()) {
                 for (k, v) in identity {
                     fields.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
-            orphans.push(Orphan { address: d.address, kind: d.kind, desired, live });
+            let children = if d.kind.child_kinds().is_empty() {
+                Vec::new()
+            } else {
+                let req = NodeRequest { desired: &desired, ..req };
+                let listed = self.provider.children(&req, &live, &[]).await;
+                listed.map_err(|e| format!("{}: {}", d.address, e.message))?
+            };
+            let (address, note) = match renamed {
+                None => (d.address, NO_LONGER_DECLARED.to_owned()),
+                Some(Renamed { field, was }) => (
+                    format!("{} (was {was})", d.address),
+                    format!("renamed in the stack file ({field} was `{was}`): the old one is deleted"),
+                ),
+            };
+            let orphan = Orphan { address, kind: d.kind, desired, live, note, show_content: false };
+            Ok::<_, String>(Some(Tagged { orphan, children }))
+        }))
+        .buffered(self.parallelism.max(1))
+        .collect::<Vec<_>>()
+        .await;
+        let mut tagged = Vec::new();
+        for read in reads {
+            let Some(t) = read? else { continue };
+            // Never the resource a node of the file reads as its own.
+            let own = graph
+                .index_of(t.orphan.address.split(" (was ").next().unwrap_or_default())
+                .and_then(|i| nodes[i].live.as_ref());
+            if own.is_some_and(|own| same_resource(own, &t.orphan.live)) {
+                continue;
+            }
+            tagged.push(t);
         }
-        Ok(orphans)
+        Ok(tagged)
     }
 
     /// Deletes resources removed from the file, one at a time in teardown order.
@@ -483,15 +548,21 @@ impl<'a> Engine<'a> {
         shared: &Mutex<Shared>,
     ) -> Result<(), String> {
         let node = &graph.nodes()[i];
-        let (desired, parent_gone) = {
+        let (desired, skip_read) = {
             let s = shared.lock().expect("lock");
-            let parent_gone =
-                node.parent.as_ref().and_then(|p| graph.index_of(p)).is_some_and(|p| {
-                    s.nodes[p].as_ref().is_none_or(|n| n.live.is_none() || n.action == Action::Replace)
-                });
-            (resolve(&node.desired, &s.outputs), parent_gone)
+            let parent = node.parent.as_ref().and_then(|p| graph.index_of(p)).and_then(|p| s.nodes[p].as_ref());
+            let desired = resolve(&node.desired, &s.outputs);
+            // What lives inside a missing or replaced parent is (re)made with
+            // it. A part with a name and tags of its own (an instance profile)
+            // is still looked up when it can be, so that one that exists
+            // without this stack's tags is refused now rather than by AWS
+            // halfway through the apply.
+            let skip_read = parent.is_some_and(|p| {
+                p.action == Action::Replace || p.live.is_none() && (!node.kind.taggable() || contains_unknown(&desired))
+            });
+            (desired, skip_read)
         };
-        let live = if parent_gone {
+        let live = if skip_read {
             None
         } else {
             let req = NodeRequest { stack, address: &node.address, kind: node.kind, desired: &desired };
@@ -515,24 +586,43 @@ impl<'a> Engine<'a> {
                 }
             }
         };
-        let mut s = shared.lock().expect("lock");
-        if action == Action::Create {
-            s.outputs.insert(node.address.clone(), predicted_outputs(node.kind, &desired));
-        }
-        if let Some(live) = &live {
-            s.live_outputs.insert(node.address.clone(), live.outputs.clone());
-            // Dependents see what will still hold after the apply.
-            let mut visible = live.outputs.clone();
-            match action {
-                Action::Replace => visible.clear(),
-                Action::Update => node.kind.outputs_renewed_by_update().iter().for_each(|o| {
-                    visible.remove(*o);
-                }),
-                _ => {}
+        let lists_children = live.as_ref().is_some_and(|live| {
+            !node.kind.child_kinds().is_empty() && node.exact_children && owner(live) == Some(stack)
+        }) && action != Action::Replace;
+        let declared = {
+            let mut s = shared.lock().expect("lock");
+            if action == Action::Create {
+                s.outputs.insert(node.address.clone(), predicted_outputs(node.kind, &desired));
             }
-            s.outputs.insert(node.address.clone(), visible);
-        }
-        s.nodes[i] = Some(NodePlan { live, action, changed });
+            if let Some(live) = &live {
+                s.live_outputs.insert(node.address.clone(), live.outputs.clone());
+                // Dependents see what will still hold after the apply.
+                let mut visible = live.outputs.clone();
+                match action {
+                    Action::Replace => visible.clear(),
+                    Action::Update => node.kind.outputs_renewed_by_update().iter().for_each(|o| {
+                        visible.remove(*o);
+                    }),
+                    _ => {}
+                }
+                s.outputs.insert(node.address.clone(), visible);
+            }
+            // Children are read with their parent's outputs known, as their own reads are.
+            let children_of_node = graph.nodes().iter().filter(|n| n.parent.as_deref() == Some(node.address.as_str()));
+            let declared: Vec<Value> = children_of_node.map(|n| resolve(&n.desired, &s.outputs)).collect();
+            declared
+        };
+        let children = match &live {
+            Some(parent) if lists_children => {
+                let req = NodeRequest { stack, address: &node.address, kind: node.kind, desired: &desired };
+                let mut children = self.provider.children(&req, parent, &declared).await.map_err(|e| e.message)?;
+                children.retain(|c| node.kind.child_kinds().contains(&c.kind));
+                children
+            }
+            _ => Vec::new(),
+        };
+        let mut s = shared.lock().expect("lock");
+        s.nodes[i] = Some(NodePlan { live, action, changed, children });
         s.read += 1;
         let done = s.read;
         drop(s);
@@ -545,8 +635,7 @@ impl<'a> Engine<'a> {
         let node = &graph.nodes()[i];
         let live = nodes[i].live.as_ref()?;
         if node.kind.taggable() {
-            let owner = live.tags.as_ref().and_then(|t| t.get(STACK_TAG));
-            return match owner {
+            return match owner(live) {
                 Some(owner) if owner == stack => None,
                 Some(other) => Some(format!(
                     "{} `{}` already exists and belongs to stack `{other}`; berth never changes another stack's resources",
@@ -706,6 +795,107 @@ fn predicted_outputs(kind: Kind, desired: &Value) -> Outputs {
         _ => {}
     }
     outputs
+}
+
+/// The stack a live resource's tags say owns it.
+fn owner(live: &Live) -> Option<&str> {
+    live.tags.as_ref().and_then(|t| t.get(STACK_TAG)).map(String::as_str)
+}
+
+/// What identifies an item of `kind`, in canonical form: equal keys are the same AWS item.
+fn identity_key(kind: Kind, state: &Value) -> String {
+    let state = normalize(kind, state);
+    let fields: Vec<&Value> = kind.identity_fields().iter().map(|f| state.get(*f).unwrap_or(&Value::Null)).collect();
+    serde_json::to_string(&fields).expect("JSON values serialize")
+}
+
+/// What changed in the identity of a resource the file still declares.
+struct Renamed {
+    field: String,
+    was: String,
+}
+
+/// Whether the resource found with `identity` under `node`'s address is
+/// another one than the node stands for now: a field that identifies it and
+/// cannot change in place (a name, the cluster of a service) differs from
+/// the desired value.
+fn renamed(node: &Node, identity: &Value, outputs: &HashMap<String, Outputs>) -> Option<Renamed> {
+    let desired = resolve(&node.desired, outputs);
+    let identifying = identity.as_object()?.iter().filter(|(f, _)| node.kind.replace_fields().contains(&f.as_str()));
+    identifying.into_iter().find_map(|(field, was)| {
+        let now = desired.get(field)?;
+        (!contains_unknown(now) && now != was).then(|| Renamed {
+            field: field.clone(),
+            was: was.as_str().map(str::to_owned).unwrap_or_else(|| was.to_string()),
+        })
+    })
+}
+
+/// Whether two reads are of one AWS resource (the same ARN or id).
+fn same_resource(a: &Live, b: &Live) -> bool {
+    ["arn", "id"].iter().any(|o| a.outputs.get(*o).is_some_and(|v| b.outputs.get(*o) == Some(v)))
+}
+
+/// The live children that no node of the file stands for, of the file's
+/// resources and of the tagged resources it no longer declares (all of
+/// whose children go). A child may be listed by two parents (an
+/// attachment, by its role and by its policy): it is deleted once, named
+/// below the parent that comes first in teardown order (the role).
+fn undeclared_children(
+    graph: &Graph,
+    nodes: &[NodePlan],
+    tagged: &[Tagged],
+    outputs: &HashMap<String, Outputs>,
+) -> Vec<Orphan> {
+    let declared: HashSet<(Kind, String)> =
+        graph.nodes().iter().map(|n| (n.kind, identity_key(n.kind, &resolve(&n.desired, outputs)))).collect();
+    let mut seen = HashSet::new();
+    let mut addresses: HashSet<String> = graph.nodes().iter().map(|n| n.address.clone()).collect();
+    let mut found = Vec::new();
+    let mut parents: Vec<(&str, Kind, &[LiveChild])> =
+        graph.nodes().iter().zip(nodes).map(|(n, p)| (n.address.as_str(), n.kind, p.children.as_slice())).collect();
+    parents.extend(tagged.iter().map(|t| (t.orphan.address.as_str(), t.orphan.kind, t.children.as_slice())));
+    parents.sort_by_key(|(_, kind, _)| kind.teardown_rank());
+    for (parent, _, children) in parents {
+        for child in children {
+            let key = (child.kind, identity_key(child.kind, &child.live.state));
+            if declared.contains(&key) || !seen.insert(key) {
+                continue;
+            }
+            let base = format!("{parent}.{}", child.label);
+            let address = (1..).map(|n| if n == 1 { base.clone() } else { format!("{base}#{n}") });
+            let address = address.into_iter().find(|a| !addresses.contains(a)).expect("an unused address");
+            addresses.insert(address.clone());
+            found.push(Orphan {
+                address,
+                kind: child.kind,
+                desired: child.live.state.clone(),
+                live: child.live.clone(),
+                note: NOT_DECLARED.to_owned(),
+                show_content: true,
+            });
+        }
+    }
+    found
+}
+
+/// A deleted child's content as the fields it loses, so the plan shows
+/// what goes. Object contents are left out: they may be secret.
+fn content_fields(kind: Kind, state: &Value) -> Vec<FieldChange> {
+    let state = normalize(kind, state);
+    let Some(fields) = state.as_object() else { return Vec::new() };
+    fields
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "tags" | "content"))
+        .map(|(name, value)| FieldChange {
+            field: name.clone(),
+            before: Some(value.clone()),
+            after: None,
+            forces_replace: false,
+            sensitive: false,
+            detail: vec![],
+        })
+        .collect()
 }
 
 fn is_protected(live: &Live) -> bool {

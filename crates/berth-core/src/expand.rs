@@ -140,6 +140,17 @@ fn parse_ports(ports: &Ports) -> Result<(u32, u32), String> {
     Ok((from, to))
 }
 
+/// How an ingress rule is named below its group, from its content (so that
+/// the order of rules in the file does not matter): `ingress[tcp 22 0.0.0.0/0]`,
+/// `ingress[all 10.0.0.0/8]`. Rules read from AWS are named the same way.
+pub fn ingress_label(protocol: &str, from: i64, to: i64, source: &str) -> String {
+    match protocol {
+        "-1" => format!("ingress[all {source}]"),
+        _ if from == to => format!("ingress[{protocol} {from} {source}]"),
+        _ => format!("ingress[{protocol} {from}-{to} {source}]"),
+    }
+}
+
 /// Whether `cidr` is an IPv4 CIDR block such as `10.0.0.0/16`.
 fn valid_cidr(cidr: &str) -> bool {
     let Some((ip, bits)) = cidr.split_once('/') else { return false };
@@ -438,7 +449,8 @@ impl<'a> Expander<'a> {
             let address = format!("security_groups.{name}");
             let desired =
                 json!({ "name": name, "description": sg.description, "vpc_id": reference(NETWORK, "vpc_id") });
-            self.push_tagged(address.clone(), Kind::SecurityGroup, desired, None, &["security_groups", name]);
+            self.push_tagged(address.clone(), Kind::SecurityGroup, desired, None, &["security_groups", name])
+                .exact_children = !sg.unmanaged_rules;
             for (i, rule) in sg.ingress.iter().enumerate() {
                 let index = i.to_string();
                 let path = ["security_groups", name.as_str(), "ingress", index.as_str()];
@@ -498,8 +510,8 @@ impl<'a> Expander<'a> {
                 if let Some(description) = &rule.description {
                     desired["description"] = json!(description);
                 }
-                let ports = if from == to { from.to_string() } else { format!("{from}-{to}") };
-                let rule_address = format!("{address}.ingress[{}:{ports}:{source_label}]", rule.protocol);
+                let rule_address =
+                    format!("{address}.{}", ingress_label(&protocol, from.into(), to.into(), &source_label));
                 self.push(rule_address, Kind::SecurityGroupIngress, desired, Some(&address), &path);
             }
         }

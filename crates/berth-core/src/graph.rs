@@ -62,10 +62,14 @@ pub struct Node {
     pub origin: Vec<String>,
     /// `protect: true`: never deleted or replaced.
     pub protected: bool,
+    /// Whether live children the file does not declare are deleted (see
+    /// [`Kind::child_kinds`]); off where another tool manages them too.
+    pub exact_children: bool,
 }
 
 impl Node {
-    /// A node with no parent, extra dependencies, secrets, origin or protection.
+    /// A node with no parent, extra dependencies, secrets, origin or
+    /// protection, whose children are managed exactly.
     pub fn new(address: impl Into<String>, kind: Kind, desired: Value) -> Node {
         Node {
             address: address.into(),
@@ -76,6 +80,7 @@ impl Node {
             sensitive_fields: vec![],
             origin: vec![],
             protected: false,
+            exact_children: true,
         }
     }
 

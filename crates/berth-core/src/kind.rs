@@ -73,7 +73,16 @@ impl Kind {
         match self {
             KeyPair => &["name", "public_key"],
             SecurityGroup => &["name", "description", "vpc_id"],
-            SecurityGroupIngress => &["group_id", "protocol", "from_port", "to_port", "cidr", "source_group_id"],
+            SecurityGroupIngress => &[
+                "group_id",
+                "protocol",
+                "from_port",
+                "to_port",
+                "cidr",
+                "source_group_id",
+                "cidr_ipv6",
+                "prefix_list_id",
+            ],
             IamRolePolicyAttachment => &["role", "policy_arn"],
             IamRoleInlinePolicy => &["role", "name"],
             IamInstanceProfile => &["name"],
@@ -94,6 +103,30 @@ impl Kind {
             TaskDefinition => &["family"],
             Network | SsmParameter => &[],
         }
+    }
+
+    /// Kinds without tags of their own that live inside a resource of this
+    /// kind and are managed exactly: the provider lists the live ones
+    /// ([`crate::provider::Provider::children`]) and any the file does not
+    /// declare is deleted.
+    pub fn child_kinds(self) -> &'static [Kind] {
+        use Kind::*;
+        match self {
+            SecurityGroup => &[SecurityGroupIngress],
+            IamRole => &[IamRolePolicyAttachment, IamRoleInlinePolicy],
+            // Attachments of the file's policies to roles the file does not declare.
+            IamPolicy => &[IamRolePolicyAttachment],
+            S3Bucket => &[S3PublicAccessBlock, S3BucketPolicy, S3Object],
+            EcsCluster => &[ClusterCapacityProviders],
+            _ => &[],
+        }
+    }
+
+    /// The fields that tell one child of this kind from another: two states
+    /// with the same values here are the same AWS item. For the kinds that
+    /// live inside another these are the fields a change of which replaces it.
+    pub fn identity_fields(self) -> &'static [&'static str] {
+        self.replace_fields()
     }
 
     /// Outputs that take a new value when the node is updated in place, so

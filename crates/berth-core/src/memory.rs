@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::kind::Kind;
 use crate::provider::{
-    Discovered, Identity, Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, STACK_TAG,
+    Discovered, Identity, Live, LiveChild, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, STACK_TAG,
 };
 
 /// One stored resource.
@@ -118,6 +118,28 @@ impl Provider for MemoryCloud {
         self.record(format!("delete {}", req.address));
         self.resources.lock().expect("lock").remove(req.address);
         Ok(())
+    }
+
+    /// Stored resources below the parent's address, of its child kinds.
+    async fn children(
+        &self,
+        parent: &NodeRequest<'_>,
+        _live: &Live,
+        _declared: &[Value],
+    ) -> ProviderResult<Vec<LiveChild>> {
+        let prefix = format!("{}.", parent.address);
+        let resources = self.resources.lock().expect("lock");
+        let mut children: Vec<LiveChild> = resources
+            .iter()
+            .filter(|(_, r)| parent.kind.child_kinds().contains(&r.kind))
+            .filter_map(|(address, r)| {
+                let label = address.strip_prefix(&prefix)?;
+                let live = Live { state: r.state.clone(), outputs: r.outputs.clone(), tags: None };
+                Some(LiveChild { kind: r.kind, label: label.to_owned(), live })
+            })
+            .collect();
+        children.sort_by(|a, b| a.label.cmp(&b.label));
+        Ok(children)
     }
 
     async fn discover(&self, stack: &str) -> ProviderResult<Vec<Discovered>> {

@@ -144,8 +144,14 @@ pub struct SecurityGroup {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
     pub description: String,
+    /// Inbound rules. berth makes the group's rules exactly these: a rule
+    /// in AWS that is not listed here is deleted (unless `unmanaged_rules`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress: Vec<IngressRule>,
+    /// Leave rules that are not in the file alone (another tool adds rules
+    /// to this group). Default false: the rules in AWS are exactly `ingress`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmanaged_rules: bool,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,

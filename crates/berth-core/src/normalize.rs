@@ -22,10 +22,20 @@ pub fn normalize(kind: Kind, state: &Value) -> Value {
             sort_field(fields, "security_group_ids");
         }
         Kind::ClusterCapacityProviders => sort_field(fields, "capacity_providers"),
+        Kind::SecurityGroupIngress => all_traffic_ports(fields),
         Kind::TaskDefinition => task_definition(fields),
         _ => {}
     }
     state
+}
+
+/// An all-protocols rule covers every port: AWS reads its ports back as -1
+/// whatever was sent, so the ports say nothing.
+fn all_traffic_ports(fields: &mut Map<String, Value>) {
+    if fields.get("protocol").and_then(Value::as_str) == Some("-1") {
+        fields.insert("from_port".into(), Value::from(-1));
+        fields.insert("to_port".into(), Value::from(-1));
+    }
 }
 
 fn drop_nulls(value: &Value) -> Value {

@@ -81,6 +81,18 @@ pub struct Discovered {
     pub identity: Value,
 }
 
+/// A live item inside a resource that has no tags of its own (an ingress
+/// rule, a policy attachment), as its parent lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveChild {
+    pub kind: Kind,
+    /// Its address below the parent's, from its content:
+    /// `ingress[tcp 22 0.0.0.0/0]`, `inline_policies.admin`.
+    pub label: String,
+    /// Its state in the shape of the kind's desired state, and its outputs.
+    pub live: Live,
+}
+
 /// A cloud that can hold a stack.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -95,6 +107,18 @@ pub trait Provider: Send + Sync {
     async fn update(&self, req: &NodeRequest<'_>, live: &Live, changed: &[String]) -> ProviderResult<Outputs>;
     /// Deletes the resource.
     async fn delete(&self, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()>;
+    /// The live children of an existing resource, of the kinds
+    /// [`Kind::child_kinds`] names for it. `declared` holds the desired
+    /// states of the children the file declares, for providers that can
+    /// skip work for them.
+    async fn children(
+        &self,
+        _parent: &NodeRequest<'_>,
+        _live: &Live,
+        _declared: &[Value],
+    ) -> ProviderResult<Vec<LiveChild>> {
+        Ok(Vec::new())
+    }
     /// Resources tagged `berth:stack=<stack>`, so that those no longer in the
     /// file are deleted too. Kinds without tags are found through their parent.
     async fn discover(&self, _stack: &str) -> ProviderResult<Vec<Discovered>> {

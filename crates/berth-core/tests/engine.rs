@@ -201,3 +201,177 @@ async fn protected_resources_are_never_deleted_or_replaced() {
         ["services.example-app-service is protected and no longer in the stack file: berth will not delete it"]
     );
 }
+
+fn reference_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml")).unwrap()
+}
+
+/// Applies `text` to `cloud` and checks that a second plan is empty.
+async fn converge(cloud: &MemoryCloud, text: &str) {
+    let planned = plan_text(cloud, text, Mode::Apply).await;
+    let report = Engine::new(cloud, &NoEvents, 10).apply(&planned).await;
+    assert!(report.succeeded(), "{report:?}");
+    let again = plan_text(cloud, text, Mode::Apply).await;
+    assert!(!again.plan.summary.has_changes(), "{:#?}", again.plan.changes().collect::<Vec<_>>());
+}
+
+/// Edits the text, asserting that `from` is in it.
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "`{from}` is not in the stack");
+    text.replacen(from, to, 1)
+}
+
+const HTTPS_RULE: &str = "      - { protocol: tcp, ports: 443, cidr: 0.0.0.0/0 }\n";
+const HTTP_RULE: &str = "      - { protocol: tcp, ports: 80, cidr: 0.0.0.0/0 }\n";
+
+#[tokio::test]
+async fn children_removed_from_the_file_are_deleted_one_kind_at_a_time() {
+    let cloud = MemoryCloud::default();
+    let mut text = edit(&reference_text(), HTTP_RULE, &format!("{HTTP_RULE}{HTTPS_RULE}"));
+    converge(&cloud, &text).await;
+    // Rules are named by their content: the order in the file does not matter.
+    let reordered = edit(&text, &format!("{HTTP_RULE}{HTTPS_RULE}"), &format!("{HTTPS_RULE}{HTTP_RULE}"));
+    assert!(!plan_text(&cloud, &reordered, Mode::Apply).await.plan.summary.has_changes());
+
+    let removals = [
+        (HTTPS_RULE, "", "security_groups.ecs-sample-alb.ingress[tcp 443 0.0.0.0/0]"),
+        (
+            "      managed_policies:\n        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy\n",
+            "",
+            "iam.roles.ecs-task-execution-role.managed_policies[AmazonECSTaskExecutionRolePolicy]",
+        ),
+        ("      policies: [ecs-sample-ecs]\n", "", "iam.roles.ecs-task-execution-role.policies[ecs-sample-ecs]"),
+        ("    readers: [ecs-task-execution-role]", "", "buckets.ecs-sample-env.policy"),
+        ("    block_public_access: true", "    block_public_access: false", "buckets.ecs-sample-env.public_access_block"),
+    ];
+    for (from, to, address) in removals {
+        text = edit(&text, from, to);
+        let planned = plan_text(&cloud, &text, Mode::Apply).await;
+        let changes: Vec<(&str, Action)> = planned.plan.changes().map(|r| (r.address.as_str(), r.action)).collect();
+        assert_eq!(changes, [(address, Action::Delete)], "removing `{}`", from.trim());
+        let change = planned.plan.changes().next().unwrap();
+        assert_eq!(change.note.as_deref(), Some(berth_core::engine::NOT_DECLARED));
+        assert!(!change.fields.is_empty() && change.fields.iter().all(|f| f.after.is_none()), "{change:?}");
+        converge(&cloud, &text).await;
+        assert!(!cloud.resources.lock().unwrap().contains_key(address));
+    }
+
+    let inline = text.find("      inline_policies:").unwrap();
+    let end = text[inline..].find("\nbuckets:").unwrap() + inline;
+    text = format!("{}{}", &text[..inline], &text[end + 1..]);
+    let planned = plan_text(&cloud, &text, Mode::Apply).await;
+    let change = planned.plan.changes().next().unwrap();
+    assert_eq!(change.address, "iam.roles.ecs-task-execution-role.inline_policies.read-env-file");
+    // What goes is shown: the document the role loses.
+    assert!(change.fields.iter().any(|f| f.field == "document" && f.before.is_some()), "{change:?}");
+    converge(&cloud, &text).await;
+
+    let destroy = plan_text(&cloud, &text, Mode::Destroy).await;
+    assert!(Engine::new(&cloud, &NoEvents, 10).apply(&destroy).await.succeeded());
+    assert!(cloud.resources.lock().unwrap().is_empty());
+}
+
+/// Stores a rule in the cloud below the instance group, as someone in the console would add it.
+fn open_port_22_by_hand(cloud: &MemoryCloud) -> &'static str {
+    let address = "security_groups.ecs-sample-instances.ingress[tcp 22 0.0.0.0/0]";
+    let group_id = "id-security_groups.ecs-sample-instances";
+    let rule = Stored {
+        kind: Kind::SecurityGroupIngress,
+        state: json!({"group_id": group_id, "protocol": "tcp", "from_port": 22, "to_port": 22, "cidr": "0.0.0.0/0"}),
+        outputs: Outputs::new(),
+        tags: BTreeMap::new(),
+    };
+    cloud.resources.lock().unwrap().insert(address.into(), rule);
+    address
+}
+
+#[tokio::test]
+async fn a_rule_added_by_hand_is_drift_unless_the_group_leaves_rules_unmanaged() {
+    let cloud = MemoryCloud::default();
+    let text = reference_text();
+    converge(&cloud, &text).await;
+    let address = open_port_22_by_hand(&cloud);
+
+    let unmanaged = edit(
+        &text,
+        "    description: dynamic host ports, reachable only from the load balancer\n",
+        "    description: dynamic host ports, reachable only from the load balancer\n    unmanaged_rules: true\n",
+    );
+    assert!(!plan_text(&cloud, &unmanaged, Mode::Apply).await.plan.summary.has_changes());
+
+    let planned = plan_text(&cloud, &text, Mode::Apply).await;
+    let changes: Vec<&berth_core::plan::ResourceChange> = planned.plan.changes().collect();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!((changes[0].address.as_str(), changes[0].action), (address, Action::Delete));
+    let cidr = changes[0].fields.iter().find(|f| f.field == "cidr").unwrap();
+    assert_eq!(cidr.before, Some(json!("0.0.0.0/0")));
+    converge(&cloud, &text).await;
+    assert!(!cloud.resources.lock().unwrap().contains_key(address));
+}
+
+#[tokio::test]
+async fn children_of_a_resource_the_stack_does_not_own_are_left_alone() {
+    let cloud = MemoryCloud::default();
+    let text = reference_text();
+    converge(&cloud, &text).await;
+    let address = open_port_22_by_hand(&cloud);
+    let group = "security_groups.ecs-sample-instances";
+    cloud.resources.lock().unwrap().get_mut(group).unwrap().tags.clear();
+    let planned = plan_text(&cloud, &text, Mode::Apply).await;
+    assert!(planned.plan.diagnostics.iter().any(|d| d.is_error() && d.message.contains("without the tag")));
+    assert!(planned.plan.changes().all(|r| r.address != address), "{:#?}", planned.plan.changes().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_child_removed_from_the_file_and_changed_in_aws_is_still_deleted() {
+    let cloud = MemoryCloud::default();
+    let text = reference_text();
+    converge(&cloud, &text).await;
+    let address = "iam.roles.ecs-task-execution-role.inline_policies.read-env-file";
+    cloud.resources.lock().unwrap().get_mut(address).unwrap().state["document"]["Statement"] = json!([]);
+    let inline = text.find("      inline_policies:").unwrap();
+    let end = text[inline..].find("\nbuckets:").unwrap() + inline;
+    let without = format!("{}{}", &text[..inline], &text[end + 1..]);
+    let planned = plan_text(&cloud, &without, Mode::Apply).await;
+    let changes: Vec<(&str, Action)> = planned.plan.changes().map(|r| (r.address.as_str(), r.action)).collect();
+    assert_eq!(changes, [(address, Action::Delete)]);
+}
+
+#[tokio::test]
+async fn a_capacity_association_goes_before_the_capacity_it_names() {
+    let cloud = MemoryCloud::default();
+    let text = reference_text();
+    converge(&cloud, &text).await;
+    let capacity = text.find("    capacity:\n").unwrap();
+    let end = text[capacity..].find("\ntask_definitions:").unwrap() + capacity;
+    let without =
+        format!("{}  ecs-sample: {{}}\n{}", &text[..text[..capacity].rfind("  ecs-sample:").unwrap()], &text[end..]);
+    let planned = plan_text(&cloud, &without, Mode::Apply).await;
+    let deleted: Vec<&str> =
+        planned.plan.changes().filter(|r| r.action == Action::Delete).map(|r| r.address.as_str()).collect();
+    let at = |a: &str| deleted.iter().position(|d| *d == a).unwrap_or_else(|| panic!("{a} not deleted: {deleted:?}"));
+    assert!(at("clusters.ecs-sample.capacity_providers") < at("clusters.ecs-sample.capacity_provider"));
+    assert!(at("clusters.ecs-sample.capacity_provider") < at("clusters.ecs-sample.autoscaling_group"));
+    let association = planned.plan.changes().find(|r| r.address == "clusters.ecs-sample.capacity_providers").unwrap();
+    assert_eq!(association.note.as_deref(), Some(berth_core::engine::NOT_DECLARED));
+}
+
+#[tokio::test]
+async fn an_unowned_part_with_a_name_of_its_own_is_refused_before_its_parent_exists() {
+    let cloud = MemoryCloud::default();
+    let profile = Stored {
+        kind: Kind::IamInstanceProfile,
+        state: json!({"name": "ecs-instance-role"}),
+        outputs: Outputs::new(),
+        tags: BTreeMap::new(),
+    };
+    cloud.resources.lock().unwrap().insert("iam.roles.ecs-instance-role.instance_profile".into(), profile);
+    let planned = plan(&cloud, &[], Mode::Apply).await;
+    let errors: Vec<&str> =
+        planned.plan.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.as_str()).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("iam_instance_profile `ecs-instance-role` already exists without the tag"),
+        "{errors:?}"
+    );
+}

@@ -32,9 +32,9 @@ fn every_entry_becomes_its_aws_resources() {
         ("network", Kind::Network),
         ("key_pairs.ecs-sample-key", Kind::KeyPair),
         ("security_groups.ecs-sample-alb", Kind::SecurityGroup),
-        ("security_groups.ecs-sample-alb.ingress[tcp:80:0.0.0.0/0]", Kind::SecurityGroupIngress),
+        ("security_groups.ecs-sample-alb.ingress[tcp 80 0.0.0.0/0]", Kind::SecurityGroupIngress),
         ("security_groups.ecs-sample-instances", Kind::SecurityGroup),
-        ("security_groups.ecs-sample-instances.ingress[tcp:32768-65535:ecs-sample-alb]", Kind::SecurityGroupIngress),
+        ("security_groups.ecs-sample-instances.ingress[tcp 32768-65535 ecs-sample-alb]", Kind::SecurityGroupIngress),
         ("iam.policies.ecs-sample-ecs", Kind::IamPolicy),
         ("iam.roles.ecs-instance-role", Kind::IamRole),
         (

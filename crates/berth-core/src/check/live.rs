@@ -41,7 +41,13 @@ pub trait Facts: Send + Sync {
 
 /// Buckets of the stack that hold objects berth does not manage, with those
 /// keys: destroying them would delete someone's data.
-pub async fn unmanaged_objects(expanded: &Expanded, facts: &dyn Facts) -> ProviderResult<Vec<(String, Vec<String>)>> {
+/// `also_managed` names objects berth wrote that the file no longer declares
+/// (as `(bucket, key)`): the plan deletes those itself.
+pub async fn unmanaged_objects(
+    expanded: &Expanded,
+    also_managed: &[(&str, &str)],
+    facts: &dyn Facts,
+) -> ProviderResult<Vec<(String, Vec<String>)>> {
     let graph = &expanded.graph;
     let mut found = Vec::new();
     for bucket in graph.nodes().iter().filter(|n| n.kind == Kind::S3Bucket) {
@@ -51,6 +57,7 @@ pub async fn unmanaged_objects(expanded: &Expanded, facts: &dyn Facts) -> Provid
             .iter()
             .filter(|n| n.kind == Kind::S3Object && n.parent.as_deref() == Some(bucket.address.as_str()))
             .filter_map(|n| n.desired["key"].as_str())
+            .chain(also_managed.iter().filter(|(b, _)| *b == name).map(|(_, k)| *k))
             .collect();
         let others: Vec<String> =
             facts.object_keys(name).await?.into_iter().filter(|k| !managed.contains(&k.as_str())).collect();
@@ -298,7 +305,7 @@ mod tests {
             var_overrides: Default::default(),
         };
         let expanded = expand(&loaded, &options).unwrap();
-        let found = unmanaged_objects(&expanded, &FakeFacts { instances: vec![] }).await.unwrap();
+        let found = unmanaged_objects(&expanded, &[], &FakeFacts { instances: vec![] }).await.unwrap();
         assert_eq!(found, [("ecs-sample-env-123456789012".to_owned(), vec!["someone-elses.csv".to_owned()])]);
     }
 
