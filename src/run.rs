@@ -167,7 +167,7 @@ fn offline_options(
     var_overrides: BTreeMap<String, String>,
 ) -> ExpandOptions {
     let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
-    ExpandOptions { account_id: "000000000000".into(), region, var_overrides }
+    ExpandOptions { account_id: "000000000000".into(), region, var_overrides, plain_http: false }
 }
 
 fn validate(path: &Path, vars: &VarArgs, region: Option<String>) -> Result<Exit> {
@@ -213,6 +213,7 @@ async fn connect_and_expand(
         account_id: identity.account_id,
         region: identity.region,
         var_overrides: var_overrides.clone(),
+        plain_http: provider.plain_http(),
     };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
     Ok(Some(Connected { loaded, warnings, provider, expanded }))

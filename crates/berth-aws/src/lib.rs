@@ -71,6 +71,7 @@ pub(crate) struct Clients {
 pub struct AwsProvider {
     clients: Arc<Clients>,
     identity: Arc<OnceCell<Identity>>,
+    plain_http: bool,
 }
 
 impl AwsProvider {
@@ -103,9 +104,13 @@ impl AwsProvider {
             .map(|r| r.to_string())
             .ok_or_else(|| ProviderError::new("no AWS region: set `region:` in the stack, --region or AWS_REGION"))?;
         // A local endpoint has no virtual-host DNS for buckets.
-        let path_style = config.endpoint_url().is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let endpoints: Vec<String> = [config.endpoint_url().map(str::to_owned)]
+            .into_iter()
+            .chain(["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"].map(|v| std::env::var(v).ok()))
+            .flatten()
+            .collect();
+        let path_style = !endpoints.is_empty();
+        let plain_http = endpoints.iter().any(|e| e.starts_with("http://"));
         // Every client also retries throttles that arrive under another error code.
         macro_rules! client {
             ($sdk:ident $(, $setting:ident($value:expr))*) => {
@@ -129,7 +134,13 @@ impl AwsProvider {
             empty_buckets: std::sync::atomic::AtomicBool::new(false),
             region,
         };
-        Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()) })
+        Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()), plain_http })
+    }
+
+    /// Whether AWS is reached over plain HTTP (a local endpoint), where
+    /// requests cannot meet a policy that demands TLS.
+    pub fn plain_http(&self) -> bool {
+        self.plain_http
     }
 }
 

@@ -17,6 +17,9 @@ use crate::provider::{ENV_DIGEST_TAG, ID_TAG, PROTECT_TAG, STACK_TAG};
 /// The SSM parameter holding the current ECS-optimized Amazon Linux 2023 AMI.
 pub const ECS_OPTIMIZED_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 
+/// The service principal of ECS tasks.
+const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
+
 /// Address of the network data node.
 pub const NETWORK: &str = "network";
 
@@ -27,6 +30,10 @@ pub struct ExpandOptions {
     pub region: String,
     /// `--var NAME=VALUE` overrides.
     pub var_overrides: BTreeMap<String, String>,
+    /// AWS is reached over plain HTTP (a local endpoint such as moto): a
+    /// bucket policy denying requests without TLS would lock berth out of
+    /// its own bucket, so it is left out.
+    pub plain_http: bool,
 }
 
 /// The expanded stack.
@@ -532,11 +539,7 @@ impl<'a> Expander<'a> {
         for (name, role) in &self.stack.iam.roles {
             let address = format!("iam.roles.{name}");
             let origin = ["iam", "roles", name.as_str()];
-            let services: Value = if role.trust.len() == 1 { json!(role.trust[0]) } else { json!(role.trust) };
-            let trust = json!({
-                "Version": "2012-10-17",
-                "Statement": [{ "Effect": "Allow", "Principal": { "Service": services }, "Action": "sts:AssumeRole" }],
-            });
+            let trust = self.trust_policy(role);
             self.push_tagged(
                 address.clone(),
                 Kind::IamRole,
@@ -604,6 +607,33 @@ impl<'a> Expander<'a> {
         }
     }
 
+    /// Who may assume a role: its services, with tasks of ECS limited to
+    /// this account (AWS's confused deputy protection) unless the role opts out.
+    fn trust_policy(&self, role: &model::Role) -> Value {
+        let one_or_many = |services: &[&String]| -> Value {
+            if services.len() == 1 {
+                json!(services[0])
+            } else {
+                json!(services)
+            }
+        };
+        let limited = |s: &&String| role.limit_to_account && s.as_str() == ECS_TASKS;
+        let (tasks, others): (Vec<&String>, Vec<&String>) = role.trust.iter().partition(limited);
+        let mut statements = Vec::new();
+        if !others.is_empty() {
+            statements.push(json!({
+                "Effect": "Allow", "Principal": { "Service": one_or_many(&others) }, "Action": "sts:AssumeRole",
+            }));
+        }
+        if !tasks.is_empty() {
+            statements.push(json!({
+                "Effect": "Allow", "Principal": { "Service": ECS_TASKS }, "Action": "sts:AssumeRole",
+                "Condition": { "StringEquals": { "aws:SourceAccount": self.options.account_id } },
+            }));
+        }
+        json!({ "Version": "2012-10-17", "Statement": statements })
+    }
+
     fn buckets(&mut self) {
         for (key, bucket) in &self.stack.buckets {
             let address = format!("buckets.{key}");
@@ -634,13 +664,20 @@ impl<'a> Expander<'a> {
                     .filter_map(|r| self.name_or_external("iam.roles", r, "arn", |s| s.starts_with("arn:"), &path))
                     .collect();
                 let principals = if readers.len() == 1 { json!(readers[0]) } else { json!(readers) };
-                let policy = json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "BerthReaders", "Effect": "Allow", "Principal": { "AWS": principals },
-                        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{name}/*"),
-                    }],
-                });
+                let bucket_arn = format!("arn:aws:s3:::{name}");
+                // Readers are allowed objects; nobody may reach the bucket without TLS.
+                let mut statements = vec![json!({
+                    "Sid": "BerthReaders", "Effect": "Allow", "Principal": { "AWS": principals },
+                    "Action": "s3:GetObject", "Resource": format!("{bucket_arn}/*"),
+                })];
+                if !self.options.plain_http {
+                    statements.push(json!({
+                        "Sid": "BerthDenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                        "Action": "s3:*", "Resource": [bucket_arn.clone(), format!("{bucket_arn}/*")],
+                        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
+                    }));
+                }
+                let policy = json!({ "Version": "2012-10-17", "Statement": statements });
                 self.push(
                     format!("{address}.policy"),
                     Kind::S3BucketPolicy,

@@ -218,6 +218,11 @@ pub struct Role {
     pub protect: bool,
     /// Services that may assume the role (`ecs-tasks.amazonaws.com`).
     pub trust: Vec<String>,
+    /// For `ecs-tasks.amazonaws.com`, only tasks of this account may assume
+    /// the role: an `aws:SourceAccount` condition against the confused
+    /// deputy problem. Default true; false leaves the condition out.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub limit_to_account: bool,
     /// ARNs of managed policies to attach.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub managed_policies: Vec<String>,
@@ -261,6 +266,10 @@ pub struct Bucket {
 
 fn yes() -> bool {
     true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 /// An object uploaded from a local file.

@@ -13,7 +13,12 @@ fn reference_stack() -> PathBuf {
 }
 
 fn options() -> ExpandOptions {
-    ExpandOptions { account_id: "123456789012".into(), region: "ap-northeast-2".into(), var_overrides: BTreeMap::new() }
+    ExpandOptions {
+        account_id: "123456789012".into(),
+        region: "ap-northeast-2".into(),
+        var_overrides: BTreeMap::new(),
+        plain_http: false,
+    }
 }
 
 fn expanded() -> Expanded {
@@ -124,4 +129,34 @@ fn env_file_values_are_known_secrets() {
         assert!(content.contains(secret.as_str()));
     }
     assert!(!expanded.secrets.is_empty());
+}
+
+#[test]
+fn generated_policies_are_least_privilege() {
+    let expanded = expanded();
+    let graph = &expanded.graph;
+    let trust = |role: &str| graph.get(&format!("iam.roles.{role}")).unwrap().desired["assume_role_policy"].clone();
+    // ECS tasks of this account only (confused deputy protection); EC2 sets no source account.
+    let tasks = trust("ecs-task-execution-role");
+    assert_eq!(tasks["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"], "123456789012");
+    assert!(trust("ecs-instance-role")["Statement"][0].get("Condition").is_none());
+    // The bucket policy lets the readers fetch objects and denies everyone plain HTTP.
+    let policy = &graph.get("buckets.ecs-sample-env.policy").unwrap().desired["policy"];
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{policy:#}");
+    let deny = statements.iter().find(|s| s["Effect"] == "Deny").unwrap();
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(deny["Principal"], "*");
+
+    // Opting out of the condition, and an endpoint reached over plain HTTP.
+    let text = std::fs::read_to_string(reference_stack()).unwrap().replace(
+        "      trust: [ecs-tasks.amazonaws.com]\n",
+        "      trust: [ecs-tasks.amazonaws.com]\n      limit_to_account: false\n",
+    );
+    let loaded = berth_core::load::load_str(&reference_stack(), &text).unwrap();
+    let plain = expand(&loaded, &ExpandOptions { plain_http: true, ..options() }).unwrap();
+    let role = plain.graph.get("iam.roles.ecs-task-execution-role").unwrap();
+    assert!(role.desired["assume_role_policy"]["Statement"][0].get("Condition").is_none());
+    let policy = &plain.graph.get("buckets.ecs-sample-env.policy").unwrap().desired["policy"];
+    assert_eq!(policy["Statement"].as_array().unwrap().len(), 1, "{policy:#}");
 }
