@@ -17,6 +17,10 @@
 //! has answered everything it was sent, [`FaultProxy::wait_frozen`] returns:
 //! a client killed then has made exactly N changes, the last of which it
 //! never heard about.
+//!
+//! With a [`RolloutScript`] the proxy also plays an ECS rollout that moto
+//! cannot (see [`crate::rollout_script`]): it patches DescribeServices answers
+//! and answers some reads itself; those are recorded like any other request.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,6 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::rollout_script::{patch_services, CannedAnswer, RolloutScript};
 
 /// What the proxy does to a request instead of relaying it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -62,12 +68,21 @@ pub struct FaultConfig {
     pub only_mutating: bool,
     /// Freeze after this many mutating requests (see the module docs).
     pub freeze_after_mutations: Option<usize>,
+    /// The ECS rollout to play once a service is created or updated.
+    pub rollout: Option<RolloutScript>,
 }
 
 impl FaultConfig {
     /// No faults: a plain relay (which still counts and logs requests).
     pub fn none() -> FaultConfig {
-        FaultConfig { rate: 0.0, seed: 1, kinds: Vec::new(), only_mutating: false, freeze_after_mutations: None }
+        FaultConfig {
+            rate: 0.0,
+            seed: 1,
+            kinds: Vec::new(),
+            only_mutating: false,
+            freeze_after_mutations: None,
+            rollout: None,
+        }
     }
 
     /// `rate` of the requests get one of every kind of fault.
@@ -78,6 +93,11 @@ impl FaultConfig {
     /// A plain relay that freezes after `n` mutating requests.
     pub fn freeze_after(n: usize) -> FaultConfig {
         FaultConfig { freeze_after_mutations: Some(n), ..FaultConfig::none() }
+    }
+
+    /// A plain relay that plays `script` (see [`crate::rollout_script`]).
+    pub fn rollout(script: RolloutScript) -> FaultConfig {
+        FaultConfig { rollout: Some(script), ..FaultConfig::none() }
     }
 }
 
@@ -116,6 +136,16 @@ struct State {
     /// [`FaultProxy::thaw`] was called: held requests go on.
     thawed: bool,
     records: Vec<Record>,
+    rollout: RolloutProgress,
+}
+
+/// How far the [`RolloutScript`] has got.
+#[derive(Default)]
+struct RolloutProgress {
+    /// An ECS CreateService or UpdateService was forwarded: the rollout began.
+    begun: bool,
+    /// DescribeServices answers patched so far.
+    polls_patched: usize,
 }
 
 impl State {
@@ -165,6 +195,7 @@ impl FaultProxy {
                 in_flight: 0,
                 thawed: false,
                 records: Vec::new(),
+                rollout: RolloutProgress::default(),
             }),
             config,
             forwarded: Condvar::new(),
@@ -189,6 +220,11 @@ impl FaultProxy {
     /// Environment for a berth process talking to AWS through this proxy.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         crate::aws_env(&self.endpoint)
+    }
+
+    /// SDK configuration pointing at this proxy.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        crate::sdk_config_for(&self.endpoint).await
     }
 
     /// Every request seen so far, in arrival order.
@@ -280,7 +316,7 @@ fn handle(shared: &Shared, client: TcpStream) -> std::io::Result<()> {
     let (verdict, index) = decide(shared, &service, &operation, mutating);
     // `decide` counted the request in flight when it let it through.
     let forward = |request: &Request| -> std::io::Result<Vec<u8>> {
-        let response = forward(shared, request);
+        let response = exchange(shared, request, &service, &operation);
         let status = response.as_ref().ok().and_then(|response| {
             let head = String::from_utf8_lossy(&response[..response.len().min(20)]).into_owned();
             head.split_whitespace().nth(1).and_then(|code| code.parse().ok())
@@ -406,6 +442,99 @@ fn hold(shared: &Shared, client: &TcpStream) -> bool {
         }
     }
     false
+}
+
+/// Gets the answer to a request let through: moto's, unless the rollout
+/// script answers it itself or patches it.
+fn exchange(shared: &Shared, request: &Request, service: &str, operation: &str) -> std::io::Result<Vec<u8>> {
+    let Some(script) = &shared.config.rollout else { return forward(shared, request) };
+    let begun = shared.state.lock().expect("proxy state").rollout.begun;
+    if begun {
+        if let Some(canned) = script.canned(service, operation, &request.body) {
+            return Ok(canned_response(&canned));
+        }
+    }
+    let response = forward(shared, request)?;
+    if service != "ecs" {
+        return Ok(response);
+    }
+    match operation {
+        "CreateService" | "UpdateService" => shared.state.lock().expect("proxy state").rollout.begun = true,
+        "DescribeServices" if begun => {
+            if let Some((head, body)) = split_ok_response(&response) {
+                let mut state = shared.state.lock().expect("proxy state");
+                let Some(patch) = script.poll_patch(state.rollout.polls_patched) else { return Ok(response) };
+                if let Some(patched) = patch_services(&body, patch) {
+                    state.rollout.polls_patched += 1;
+                    return Ok(with_body(&head, &patched));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(response)
+}
+
+/// The head lines (status line first, without the blank line) and the
+/// de-chunked body of a 200 answer; `None` for any other status.
+fn split_ok_response(response: &[u8]) -> Option<(Vec<String>, Vec<u8>)> {
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head: Vec<String> = String::from_utf8_lossy(&response[..end]).split("\r\n").map(str::to_owned).collect();
+    if head.first()?.split_whitespace().nth(1) != Some("200") {
+        return None;
+    }
+    let raw_body = &response[end + 4..];
+    let chunked = head.iter().skip(1).any(|line| {
+        line.split_once(':').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("transfer-encoding") && value.to_ascii_lowercase().contains("chunked")
+        })
+    });
+    let body = if chunked { dechunk(raw_body)? } else { raw_body.to_vec() };
+    Some((head, body))
+}
+
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = String::from_utf8_lossy(&raw[..line_end]).into_owned();
+        let size = usize::from_str_radix(size_text.trim().split(';').next()?, 16).ok()?;
+        raw = &raw[line_end + 2..];
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size + 2..)?;
+    }
+}
+
+/// The answer with `head`'s status and headers and a new body, whose length
+/// replaces moto's `Content-Length` (or chunking).
+fn with_body(head: &[String], body: &[u8]) -> Vec<u8> {
+    let mut response = String::new();
+    for (i, line) in head.iter().enumerate() {
+        let name = line.split_once(':').map(|(name, _)| name.trim().to_ascii_lowercase());
+        if i > 0 && matches!(name.as_deref(), Some("content-length" | "transfer-encoding")) {
+            continue;
+        }
+        response.push_str(line);
+        response.push_str("\r\n");
+    }
+    response.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut response = response.into_bytes();
+    response.extend_from_slice(body);
+    response
+}
+
+fn canned_response(canned: &CannedAnswer) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\nx-amzn-RequestId: rollout-script\r\n\
+         Connection: close\r\n\r\n{}",
+        canned.content_type,
+        canned.body.len(),
+        canned.body
+    )
+    .into_bytes()
 }
 
 /// Sends the request to moto and returns its whole answer (moto closes the
@@ -622,6 +751,17 @@ mod tests {
     }
 
     #[test]
+    fn a_new_body_replaces_length_and_chunking() {
+        let chunked = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        3\r\n{\"a\r\n3\r\n\":1\r\n1\r\n}\r\n0\r\n\r\n";
+        let (head, body) = split_ok_response(chunked).expect("a 200 answer");
+        assert_eq!(body, br#"{"a":1}"#);
+        let rebuilt = String::from_utf8(with_body(&head, b"{}")).unwrap();
+        assert_eq!(rebuilt, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+        assert!(split_ok_response(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\n{}").is_none());
+    }
+
+    #[test]
     fn the_generator_is_seeded() {
         let state = |seed| State {
             rng: seed,
@@ -631,6 +771,7 @@ mod tests {
             in_flight: 0,
             thawed: false,
             records: Vec::new(),
+            rollout: RolloutProgress::default(),
         };
         let (mut a, mut b) = (state(7), state(7));
         let draws: Vec<u64> = (0..5).map(|_| a.next()).collect();

@@ -1,15 +1,18 @@
 //! Test support for berth: starts a private `moto_server` (a local AWS
 //! endpoint) on a free port of 127.0.0.1 and hands out SDK configuration for
 //! it. A test that needs moto fails loudly when `moto_server` is missing: it
-//! never skips. [`FaultProxy`] goes between berth and moto to inject faults.
+//! never skips. [`FaultProxy`] goes between berth and moto to inject faults,
+//! and with a [`RolloutScript`] plays the ECS rollout moto cannot.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod fault_proxy;
+pub mod rollout_script;
 
 pub use fault_proxy::{Fault, FaultConfig, FaultProxy};
+pub use rollout_script::{RolloutScript, TargetHealth};
 
 /// SDKs the end-to-end tests read moto with that the root crate does not
 /// depend on itself.
@@ -91,14 +94,7 @@ impl Moto {
 
     /// SDK configuration pointing at this server, for reading back what berth did.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "berth-testkit");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint).await
     }
 
     /// An S3 client with path-style addressing, which a local endpoint needs.
@@ -127,6 +123,19 @@ pub fn aws_env(endpoint: &str) -> Vec<(&'static str, String)> {
         ("AWS_CONFIG_FILE", "/dev/null".into()),
         ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
     ]
+}
+
+/// SDK configuration for the AWS endpoint `endpoint` (moto, or a proxy in
+/// front of it) with moto's dummy credentials.
+pub async fn sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
+    let credentials = aws_credential_types::Credentials::new("testing", "testing", None, None, "berth-testkit");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(credentials)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+        .load()
+        .await
 }
 
 fn free_port() -> u16 {
