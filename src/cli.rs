@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -71,6 +72,20 @@ pub enum Command {
         /// Apply without asking.
         #[arg(long)]
         auto_approve: bool,
+        #[command(flatten)]
+        wait: WaitArgs,
+    },
+    /// Follow the rollout of the stack's services (started by another apply,
+    /// by CI or by hand) until each is done or has failed, and say why.
+    Wait {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Give up after this long (`90s`, `15m`, `1h`).
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        wait_timeout: Duration,
     },
     /// Delete everything the stack owns, in reverse dependency order.
     Destroy {
@@ -110,6 +125,17 @@ pub enum Command {
     },
     /// Print the JSON Schema of the stack format.
     Schema,
+}
+
+/// How apply follows the rollout of the services it changed.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// End when the API calls are done, without following the rollout.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up following a rollout after this long (`90s`, `15m`, `1h`).
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub wait_timeout: Duration,
 }
 
 /// Variable overrides.

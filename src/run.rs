@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use berth_aws::{AwsOptions, AwsProvider, HeldLock, LockLocation};
@@ -15,6 +16,7 @@ use berth_core::expand::{expand, ExpandOptions, Expanded};
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::Mode;
 use berth_core::provider::Provider;
+use berth_core::rollout::{FollowOptions, Outcome, Rollouts, Watch};
 use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_render::Style;
 
@@ -80,26 +82,35 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             }
             Ok(if detailed_exitcode && plan.summary.has_changes() { Exit::Changes } else { Exit::Ok })
         }
-        Command::Apply { stack, vars, aws, auto_approve } => match read_saved_plan(&stack)? {
-            Some(saved) => {
-                let mut overrides = saved.vars.clone();
-                overrides.extend(parse_vars(&vars)?);
-                {
+        Command::Apply { stack, vars, aws, auto_approve, wait } => {
+            let follow = (!wait.no_wait).then_some(wait.wait_timeout);
+            match read_saved_plan(&stack)? {
+                Some(saved) => {
+                    let mut overrides = saved.vars.clone();
+                    overrides.extend(parse_vars(&vars)?);
                     let stack = saved.stack_path.clone();
-                    let request =
-                        Converge { mode: Mode::Apply, auto_approve, saved: Some(saved), force_delete_buckets: false };
+                    let request = Converge {
+                        mode: Mode::Apply,
+                        auto_approve,
+                        saved: Some(saved),
+                        force_delete_buckets: false,
+                        follow,
+                    };
                     converge(&stack, &overrides, &aws, request).await
                 }
+                None => {
+                    let request =
+                        Converge { mode: Mode::Apply, auto_approve, saved: None, force_delete_buckets: false, follow };
+                    converge(&stack, &parse_vars(&vars)?, &aws, request).await
+                }
             }
-            None => {
-                let request = Converge { mode: Mode::Apply, auto_approve, saved: None, force_delete_buckets: false };
-                converge(&stack, &parse_vars(&vars)?, &aws, request).await
-            }
-        },
+        }
+        Command::Wait { stack, vars, aws, wait_timeout } => wait(&stack, &vars, &aws, wait_timeout).await,
         Command::Unlock { stack, id, aws } => unlock(&stack, &id, &aws).await,
         Command::Graph { stack, vars, format, plan, aws } => draw_graph(&stack, &vars, format, plan, &aws).await,
         Command::Destroy { stack, vars, aws, auto_approve, force_delete_buckets } => {
-            let request = Converge { mode: Mode::Destroy, auto_approve, saved: None, force_delete_buckets };
+            let request =
+                Converge { mode: Mode::Destroy, auto_approve, saved: None, force_delete_buckets, follow: None };
             converge(&stack, &parse_vars(&vars)?, &aws, request).await
         }
     }
@@ -355,6 +366,8 @@ struct Converge {
     saved: Option<SavedPlan>,
     /// Destroy buckets even when they hold objects berth does not manage.
     force_delete_buckets: bool,
+    /// Follow the rollouts of the services it changes, for at most this long.
+    follow: Option<Duration>,
 }
 
 async fn converge(path: &Path, vars: &BTreeMap<String, String>, aws: &AwsArgs, request: Converge) -> Result<Exit> {
@@ -396,10 +409,117 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge) -> Re
             eprintln!("\nInterrupted: starting nothing new, letting the calls in flight finish...");
         }
     });
-    let engine = Engine::new(&prepared.provider, &progress, aws.parallelism).with_stop(stop);
+    let engine = Engine::new(&prepared.provider, &progress, aws.parallelism).with_stop(stop.clone());
+    let started = std::time::SystemTime::now();
     let report = engine.apply(planned).await;
     print!("{}", berth_render::report_text(&report, style));
-    Ok(if report.succeeded() { Exit::Ok } else { Exit::Error })
+    if !report.succeeded() {
+        return Ok(Exit::Error);
+    }
+    let Some(timeout) = request.follow else { return Ok(Exit::Ok) };
+    let watches: Vec<Watch> = report
+        .applied
+        .iter()
+        .filter(|(_, kind, _)| *kind == berth_core::kind::Kind::EcsService)
+        .filter_map(|(address, _, desired)| watch_of(address, desired))
+        .collect();
+    let options = FollowOptions {
+        timeout,
+        secrets: planned.expanded().secrets.clone(),
+        events_since: Some(started),
+        ..FollowOptions::default()
+    };
+    Ok(follow_rollouts(&prepared.provider, watches, &options, &stop).await)
+}
+
+/// What a service's applied desired state says its rollout must end on.
+fn watch_of(address: &str, desired: &serde_json::Value) -> Option<Watch> {
+    let text = |field: &str| desired.get(field).and_then(|v| v.as_str()).map(str::to_owned);
+    let target_groups = desired
+        .get("load_balancers")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|lb| lb.get("target_group_arn").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect();
+    Some(Watch {
+        address: address.to_owned(),
+        cluster: text("cluster")?,
+        name: text("name")?,
+        task_definition: text("task_definition")?,
+        target_groups,
+    })
+}
+
+/// Follows the services' rollouts to their end, printing what happens;
+/// `Exit::Ok` only when every one is done.
+async fn follow_rollouts(
+    provider: &AwsProvider,
+    watches: Vec<Watch>,
+    options: &FollowOptions,
+    stop: &AtomicBool,
+) -> Exit {
+    if watches.is_empty() {
+        return Exit::Ok;
+    }
+    eprintln!(
+        "Following the rollout of {} service(s), for up to {} (--no-wait skips this)...",
+        watches.len(),
+        humantime::format_duration(options.timeout)
+    );
+    let progress = Progress { style: stderr_style(), live_counter: false };
+    let outcomes = berth_core::rollout::follow(provider, watches, options, &progress, stop).await;
+    print!("{}", berth_render::rollout_text(&outcomes, stdout_style()));
+    if outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done { .. })) {
+        Exit::Ok
+    } else {
+        Exit::Error
+    }
+}
+
+/// `berth wait`: follows the rollout of every service of the stack onto
+/// the task definition it is set to now.
+async fn wait(path: &Path, vars: &VarArgs, aws: &AwsArgs, timeout: Duration) -> Result<Exit> {
+    let Some(Connected { provider, expanded, .. }) = connect_and_expand(path, &parse_vars(vars)?, aws).await? else {
+        return Ok(Exit::Error);
+    };
+    let mut by_cluster: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for node in expanded.graph.nodes().iter().filter(|n| n.kind == berth_core::kind::Kind::EcsService) {
+        let (Some(cluster), Some(name)) = (node.desired["cluster"].as_str(), node.desired["name"].as_str()) else {
+            continue;
+        };
+        by_cluster.entry(cluster.to_owned()).or_default().push((node.address.clone(), name.to_owned()));
+    }
+    let mut watches = Vec::new();
+    for (cluster, services) in by_cluster {
+        let names: Vec<String> = services.iter().map(|(_, name)| name.clone()).collect();
+        let live = provider.services(&cluster, &names).await.map_err(anyhow::Error::msg)?;
+        for (address, name) in services {
+            let Some(status) = live.iter().find(|s| s.name == name) else {
+                eprintln!("{address}: the service {name} does not exist in cluster {cluster}; apply the stack first.");
+                return Ok(Exit::Error);
+            };
+            watches.push(Watch {
+                address,
+                cluster: cluster.clone(),
+                name,
+                task_definition: status.task_definition.clone(),
+                target_groups: status.target_groups.clone(),
+            });
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_interrupt = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.store(true, Ordering::SeqCst);
+        }
+    });
+    // Events of the last minutes say how a rollout started elsewhere is going.
+    let since = std::time::SystemTime::now() - Duration::from_secs(10 * 60);
+    let options =
+        FollowOptions { timeout, secrets: expanded.secrets, events_since: Some(since), ..FollowOptions::default() };
+    Ok(follow_rollouts(&provider, watches, &options, &stop).await)
 }
 
 /// `berth graph`: offline from the file, or coloured by a fresh plan.

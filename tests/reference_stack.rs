@@ -47,7 +47,10 @@ async fn plan_apply_read_back_replan_change_destroy() {
             ("services.example-app-service".to_owned(), "update".to_owned())
         ]
     );
-    berth(&moto, &[&["apply", stack, "--auto-approve"][..], &image[..]].concat()).expect(0);
+    // --no-wait: moto keeps the first task definition in the service's PRIMARY
+    // deployment after UpdateService (docs/moto.md); tests/rollout.rs follows
+    // rollouts through a scripted proxy.
+    berth(&moto, &[&["apply", stack, "--auto-approve", "--no-wait"][..], &image[..]].concat()).expect(0);
     berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
     let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
     let service = service(&ecs).await;
@@ -65,7 +68,7 @@ async fn plan_apply_read_back_replan_change_destroy() {
     let plan = berth(&moto, &[&["plan", stack, "--format", "json"][..], &image[..]].concat()).expect(0).json();
     assert_eq!(changes(&plan), [("services.example-app-service".to_owned(), "create".to_owned())]);
     assert!(plan.get("diagnostics").is_none(), "{}", plan["diagnostics"]);
-    berth(&moto, &[&["apply", stack, "--auto-approve"][..], &image[..]].concat()).expect(0);
+    berth(&moto, &[&["apply", stack, "--auto-approve", "--no-wait"][..], &image[..]].concat()).expect(0);
 
     // 7. Destroy leaves nothing tagged with the stack, nor the untaggable-by-search parts.
     let destroyed = berth(&moto, &["destroy", stack, "--auto-approve"]).expect(0);

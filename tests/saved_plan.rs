@@ -54,7 +54,9 @@ async fn a_saved_plan_applies_only_while_fresh() {
         berth(&moto, &[&["plan", stack, "--out", saved, "--format", "json"][..], &image[..]].concat()).expect(0).json();
     let reviewed = changes(&plan);
     assert!(reviewed.contains(&("task_definitions.example-app".to_owned(), "update".to_owned())), "{reviewed:?}");
-    berth(&moto, &["apply", saved, "--auto-approve"]).expect(0);
+    // --no-wait: moto keeps the first task definition in the service's PRIMARY
+    // deployment after UpdateService (docs/moto.md).
+    berth(&moto, &["apply", saved, "--auto-approve", "--no-wait"]).expect(0);
     assert_eq!(revisions(ecs).await, 2);
     berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
 }

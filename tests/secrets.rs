@@ -66,7 +66,9 @@ async fn no_secret_in_any_output_even_with_debug_logging() {
     for format in ["text", "json", "markdown"] {
         run(&["plan", stack, "--format", format, "--var", &var, "--detailed-exitcode"], 2);
     }
-    run(&["apply", stack, "--var", &var, "--auto-approve"], 0);
+    // --no-wait: moto keeps the first task definition in the service's PRIMARY
+    // deployment after UpdateService (docs/moto.md).
+    run(&["apply", stack, "--var", &var, "--auto-approve", "--no-wait"], 0);
     run(&["destroy", stack, "--var", &var, "--auto-approve"], 0);
     let saved_text = std::fs::read_to_string(saved).unwrap();
     outputs.push(saved_text);

@@ -31,6 +31,7 @@ mod lock;
 mod logs;
 mod once;
 mod retry;
+mod rollout;
 mod s3;
 mod ssm;
 mod util;

@@ -52,6 +52,17 @@ pub enum Event {
         action: Action,
         blocked_by: String,
     },
+    /// A new fact about a service's rollout (an ECS event, tasks running, a
+    /// healthy target), secrets masked.
+    Rollout {
+        address: String,
+        message: String,
+    },
+    /// A service's rollout ended.
+    RolloutEnded {
+        address: String,
+        outcome: crate::rollout::Outcome,
+    },
 }
 
 /// Receives the engine's events (a renderer, a log, a test recorder).
@@ -155,6 +166,9 @@ pub struct ApplyReport {
     pub done: Vec<(String, Action, Duration)>,
     pub failed: Vec<(String, Action, String)>,
     pub not_attempted: Vec<(String, Action, String)>,
+    /// The desired state, references resolved, of every resource created,
+    /// updated or replaced (what a service now runs, for following its rollout).
+    pub applied: Vec<(String, Kind, Value)>,
 }
 
 impl ApplyReport {
@@ -678,6 +692,7 @@ impl<'a> Engine<'a> {
         })
         .await;
         let started = started.into_inner().expect("lock");
+        let outputs = shared.into_inner().expect("lock");
         let mut order = graph.topological_order().unwrap_or_default();
         if reverse {
             order.reverse();
@@ -687,9 +702,13 @@ impl<'a> Engine<'a> {
             if action == Action::NoOp {
                 continue;
             }
-            let address = graph.nodes()[i].address.clone();
+            let node = &graph.nodes()[i];
+            let address = node.address.clone();
             match &outcomes[i] {
                 Outcome::Done => {
+                    if action != Action::Delete {
+                        report.applied.push((address.clone(), node.kind, resolve(&node.desired, &outputs)));
+                    }
                     report.done.push((address, action, started.get(&i).map(|s| s.elapsed()).unwrap_or_default()))
                 }
                 Outcome::Failed(e) => report.failed.push((address, action, e.clone())),

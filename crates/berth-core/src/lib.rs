@@ -3,7 +3,8 @@
 //! Start at [`load`] (stack file to typed [`model::Stack`] with diagnostics),
 //! then [`expand`] (stack to resource [`graph`]), [`engine`] (plan, apply and
 //! destroy over a [`provider::Provider`]) and [`plan`] (the change model every
-//! renderer reads). Nothing here prints: the engine reports through
+//! renderer reads), then [`rollout`] (following a service's deployment to
+//! its end after apply). Nothing here prints: the engine reports through
 //! [`engine::EventSink`].
 
 pub mod check;
@@ -18,4 +19,5 @@ pub mod model;
 pub mod normalize;
 pub mod plan;
 pub mod provider;
+pub mod rollout;
 pub mod saved;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use berth_core::diag::Diagnostic;
 use berth_core::engine::{ApplyReport, Event};
 use berth_core::plan::{Action, FieldChange, Mode, Plan, ResourceChange};
+use berth_core::rollout::{Outcome, Watch};
 
 mod diff;
 mod graph;
@@ -188,7 +189,53 @@ pub fn event_line(event: &Event, style: Style) -> Option<String> {
         Event::Skipped { address, action, blocked_by } => {
             format!("  {address}: not {} because {blocked_by} failed", past(*action))
         }
+        Event::Rollout { address, message } => format!("  {address}: {message}"),
+        Event::RolloutEnded { address, outcome: Outcome::Done { running, desired } } => {
+            style.paint("32", &format!("✓ {address}: rollout complete, {running} of {desired} tasks running"))
+        }
+        Event::RolloutEnded { address, outcome: Outcome::Failed(why) } => {
+            style.paint("31", &format!("! {address}: rollout failed: {why}"))
+        }
     })
+}
+
+/// How the followed rollouts ended: each failure with its explanation.
+pub fn rollout_text(outcomes: &[(Watch, Outcome)], style: Style) -> String {
+    let mut out = String::new();
+    let failed: Vec<(&Watch, &String)> = outcomes
+        .iter()
+        .filter_map(|(w, o)| match o {
+            Outcome::Failed(why) => Some((w, why)),
+            Outcome::Done { .. } => None,
+        })
+        .collect();
+    if failed.is_empty() {
+        let running: Vec<String> = outcomes
+            .iter()
+            .filter_map(|(w, o)| match o {
+                Outcome::Done { running, desired } => Some(format!("{} {running}/{desired}", w.name)),
+                Outcome::Failed(_) => None,
+            })
+            .collect();
+        let _ = writeln!(out, "{} {} (running/desired).", style.paint("32;1", "Rollout complete:"), running.join(", "));
+        return out;
+    }
+    let _ =
+        writeln!(out, "{} {} of {} service(s).", style.paint("31;1", "Rollout failed:"), failed.len(), outcomes.len());
+    for (watch, why) in failed {
+        let _ = writeln!(
+            out,
+            "
+  {} ({}, {}):",
+            watch.address,
+            watch.name,
+            berth_core::rollout::revision(&watch.task_definition)
+        );
+        for line in why.lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    out
 }
 
 /// What an apply or destroy did, failed and left undone.
