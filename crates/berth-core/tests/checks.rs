@@ -102,8 +102,12 @@ fn each_fixture_reports_exactly_what_it_marks() {
 
 #[test]
 fn fixtures_are_otherwise_valid_stacks() {
-    let options =
-        ExpandOptions { account_id: "123456789012".into(), region: "us-east-1".into(), var_overrides: BTreeMap::new() };
+    let options = ExpandOptions {
+        account_id: "123456789012".into(),
+        region: "us-east-1".into(),
+        var_overrides: BTreeMap::new(),
+        ..Default::default()
+    };
     for path in fixtures() {
         let loaded = load_file(&path).unwrap();
         let result = expand(&loaded, &options);

@@ -13,7 +13,12 @@ fn reference_stack() -> PathBuf {
 }
 
 fn options() -> ExpandOptions {
-    ExpandOptions { account_id: "123456789012".into(), region: "ap-northeast-2".into(), var_overrides: BTreeMap::new() }
+    ExpandOptions {
+        account_id: "123456789012".into(),
+        region: "ap-northeast-2".into(),
+        var_overrides: BTreeMap::new(),
+        ..Default::default()
+    }
 }
 
 fn expanded() -> Expanded {

@@ -134,7 +134,16 @@ pub const LOAD_BALANCER_ONE_ZONE: Code =
 /// The codes of the checks that read AWS.
 pub const LIVE: &[Code] = &[REGISTERED_MEMORY_TOO_SMALL, ENV_FILE_MISSING, SECRET_MISSING, LOAD_BALANCER_ONE_ZONE];
 
-/// The code with this id.
+// Checks of the files a stack uploads, made when expansion reads them; not
+// part of `ALL`, whose fixtures are checked without reading files.
+pub const FILE_LOOKS_LIKE_CREDENTIALS: Code =
+    code("BRT043", Warning, "file that looks like credentials not marked sensitive: masked anyway");
+pub const ENV_FILE_LINE: Code = code("BRT044", Warning, "env file line that is not KEY=VALUE");
+
+/// The codes of the checks of file contents.
+pub const FILES: &[Code] = &[FILE_LOOKS_LIKE_CREDENTIALS, ENV_FILE_LINE];
+
+/// The code with this id (of those an `allow:` may name).
 pub fn find(id: &str) -> Option<&'static Code> {
-    ALL.iter().find(|c| c.id == id)
+    ALL.iter().chain(FILES).find(|c| c.id == id)
 }

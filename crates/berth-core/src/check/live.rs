@@ -250,6 +250,7 @@ mod tests {
             account_id: "123456789012".into(),
             region: "ap-northeast-2".into(),
             var_overrides: Default::default(),
+            ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
         live_checks(&expanded, &loaded.source, &FakeFacts { instances }).await
@@ -296,6 +297,7 @@ mod tests {
             account_id: "123456789012".into(),
             region: "ap-northeast-2".into(),
             var_overrides: Default::default(),
+            ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
         let found = unmanaged_objects(&expanded, &FakeFacts { instances: vec![] }).await.unwrap();
