@@ -183,12 +183,22 @@ fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expa
 
 /// Expansion options without AWS: the account id is not known, so a
 /// stand-in keeps names well-formed.
+/// Refuses a `--region` AWS does not have, before anything is sent (the
+/// stack's `region:` is checked, located, with the stack).
+fn check_region_flag(region: Option<&str>) -> Result<()> {
+    match region.map(berth_core::limits::check_region) {
+        Some(Err((message, help))) => bail!("--region: {message}; {help}"),
+        _ => Ok(()),
+    }
+}
+
 fn offline_options(loaded: &LoadedStack, region: Option<String>, input: &Input) -> ExpandOptions {
     let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
     input.options("000000000000".into(), region)
 }
 
 fn validate(path: &Path, vars: &InputArgs, region: Option<String>) -> Result<Exit> {
+    check_region_flag(region.as_deref())?;
     let Some((loaded, mut warnings)) = load(path) else { return Ok(Exit::Error) };
     let options = offline_options(&loaded, region, &Input::parse(vars)?);
     let Some(expanded) = expand_reported(&loaded, &options) else {
@@ -220,6 +230,7 @@ struct Connected {
 /// invalid. It is expanded offline first so that a broken stack sends nothing
 /// to AWS, not even STS.
 async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result<Option<Connected>> {
+    check_region_flag(aws.region.as_deref())?;
     let Some((loaded, mut warnings)) = load(path) else { return Ok(None) };
     let offline = offline_options(&loaded, aws.region.clone(), input);
     if expand_reported(&loaded, &offline).is_none() {

@@ -42,7 +42,7 @@ pub struct Expanded {
     pub graph: Graph,
     /// Values that must never be printed (sensitive vars and object contents).
     pub secrets: Vec<String>,
-    /// Warnings about the files the stack uploads (docs/checks.md, BRT043-BRT044).
+    /// Warnings found while expanding (docs/checks.md, BRT043-BRT045).
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -75,7 +75,13 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
         var_values: BTreeMap::new(),
         resolving: Vec::new(),
     };
-    x.check_tags();
+    for found in crate::limits::check(&loaded.stack, &loaded.source) {
+        if found.is_error() {
+            x.diagnostics.push(found);
+        } else {
+            x.warnings.push(found);
+        }
+    }
     x.collect_secret_vars();
     x.key_pairs();
     x.security_groups();
@@ -169,14 +175,6 @@ fn valid_cidr(cidr: &str) -> bool {
     ip.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|b| b <= 32)
 }
 
-/// Tags AWS accepts on one resource (EC2, ECS, IAM, S3, ELB, Logs alike).
-const MAX_TAGS: usize = 50;
-/// Tags berth adds to a resource at most: stack, id, protect, env digest.
-const OWN_TAGS: usize = 4;
-/// Longest tag key and value AWS accepts, in characters.
-const MAX_TAG_KEY: usize = 128;
-const MAX_TAG_VALUE: usize = 256;
-
 /// Retention periods CloudWatch Logs accepts.
 const RETENTION_DAYS: &[u32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
@@ -184,49 +182,6 @@ const RETENTION_DAYS: &[u32] =
 impl<'a> Expander<'a> {
     fn error(&mut self, path: &[&str], message: impl Into<String>, help: Option<String>) {
         self.diagnostics.push(self.source.error(path, message, help));
-    }
-
-    /// Stack-wide tags AWS would refuse, found before any resource is tagged.
-    fn check_tags(&mut self) {
-        let tags = &self.stack.tags;
-        if tags.len() > MAX_TAGS - OWN_TAGS {
-            self.error(
-                &["tags"],
-                format!(
-                    "{} stack-wide tags, but AWS accepts {MAX_TAGS} per resource and berth adds up to {OWN_TAGS} of its own",
-                    tags.len()
-                ),
-                Some(format!("keep at most {} tags here", MAX_TAGS - OWN_TAGS)),
-            );
-        }
-        for (key, value) in tags {
-            let at = ["tags", key.as_str()];
-            if key.to_ascii_lowercase().starts_with("aws:") || key.starts_with("berth:") {
-                let prefix = &key[..key.find(':').unwrap_or(0) + 1];
-                self.error(
-                    &at,
-                    format!("tag key `{key}` starts with `{prefix}`, which is reserved"),
-                    Some("choose a key without that prefix".into()),
-                );
-            }
-            if key.is_empty() || key.chars().count() > MAX_TAG_KEY {
-                self.error(
-                    &at,
-                    format!("tag key of {} characters; AWS accepts 1 to {MAX_TAG_KEY}", key.chars().count()),
-                    Some("shorten the key".into()),
-                );
-            }
-            if value.chars().count() > MAX_TAG_VALUE {
-                self.error(
-                    &at,
-                    format!(
-                        "the value of tag `{key}` has {} characters; AWS accepts at most {MAX_TAG_VALUE}",
-                        value.chars().count()
-                    ),
-                    Some("shorten the value".into()),
-                );
-            }
-        }
     }
 
     /// A warning at `path`, unless the resource's `allow:` lists its code.

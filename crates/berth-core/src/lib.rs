@@ -13,6 +13,7 @@ pub mod expand;
 pub mod files;
 pub mod graph;
 pub mod kind;
+pub mod limits;
 pub mod load;
 pub mod memory;
 pub mod model;

@@ -204,3 +204,28 @@ fn stack_wide_tags_aws_refuses_are_located_errors() {
     let loaded = edited("tags:\n  project: ecs-sample\n", &format!("tags:\n  project: ecs-sample\n{fits}"));
     expand(&loaded, &options()).unwrap();
 }
+
+#[test]
+fn a_literal_secret_in_environment_is_a_warning_that_quotes_no_value() {
+    let loaded = edited(
+        "        memory_reservation: 256\n",
+        "        memory_reservation: 256\n        environment: { DB_PASSWORD: hunter2-prod, PORT: \"3000\" }\n",
+    );
+    let expanded = expand(&loaded, &options()).unwrap();
+    let found: Vec<&Diagnostic> = expanded.warnings.iter().filter(|w| w.code.as_deref() == Some("BRT045")).collect();
+    assert_eq!(found.len(), 1, "{:?}", expanded.warnings);
+    assert!(found[0].message.contains("`DB_PASSWORD`"), "{}", found[0]);
+    assert!(found[0].help.as_deref().unwrap().contains("secrets:"), "{}", found[0]);
+    assert!(!found[0].to_string().contains("hunter2"), "{}", found[0]);
+
+    // From a sensitive var: not reported. Allowed on the task: not reported.
+    let loaded = with_sensitive_var();
+    assert!(expand(&loaded, &options()).unwrap().warnings.is_empty());
+    let text = loaded.source.text.replace(
+        "environment: { DATABASE_URL: \"${var.database_url}\" }",
+        "environment: { DB_PASSWORD: hunter2-prod }",
+    );
+    let text = text.replacen("    requires: [EC2]\n", "    requires: [EC2]\n    allow: [BRT045]\n", 1);
+    let loaded = load_str(&reference_stack(), &text).unwrap();
+    assert!(expand(&loaded, &options()).unwrap().warnings.is_empty());
+}
