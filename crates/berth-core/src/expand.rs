@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::check::codes::{self, Code};
 use crate::diag::{did_you_mean, Diagnostic, Severity};
 use crate::files::{FileAccess, MAX_OBJECT_FILE_BYTES, MAX_PUBLIC_KEY_BYTES};
-use crate::graph::{reference, Graph, Node};
+use crate::graph::{literal_text, reference, Graph, Node};
 use crate::kind::Kind;
 use crate::load::{LoadedStack, Source};
 use crate::model::{self, Ports, Stack, Subnets};
@@ -268,9 +268,12 @@ impl<'a> Expander<'a> {
         let stack = self.stack;
         for (name, var) in &stack.vars {
             if var.is_sensitive() {
-                if let Some(value) = self.var_value(name, &["vars", name]) {
-                    self.secrets.push(value);
-                }
+                // An override as given: it is what AWS receives and what must not be printed.
+                let value = match self.options.var_overrides.get(name) {
+                    Some(value) => Some(value.clone()),
+                    None => self.var_value(name, &["vars", name]),
+                };
+                self.secrets.extend(value);
             }
         }
         for name in self.options.var_overrides.keys() {
@@ -361,7 +364,7 @@ impl<'a> Expander<'a> {
     /// inside a variable are reported once, at the variable.
     fn var_value(&mut self, name: &str, path: &[&str]) -> Option<String> {
         if let Some(value) = self.options.var_overrides.get(name) {
-            return Some(value.clone());
+            return Some(literal_text(value));
         }
         if let Some(known) = self.var_values.get(name) {
             return known.clone();
@@ -526,7 +529,7 @@ impl<'a> Expander<'a> {
                 );
                 continue;
             }
-            let desired = json!({ "name": name, "public_key": public_key.join(" ") });
+            let desired = json!({ "name": name, "public_key": literal_text(&public_key.join(" ")) });
             self.push_tagged(format!("key_pairs.{name}"), Kind::KeyPair, desired, None, &["key_pairs", name]);
         }
     }
@@ -763,8 +766,9 @@ impl<'a> Expander<'a> {
                     self.secrets.extend(env_values(&content));
                 }
                 let content_type = object.content_type.clone().unwrap_or_else(|| "text/plain".into());
-                let desired =
-                    json!({ "bucket": name, "key": object_key, "content": content, "content_type": content_type });
+                let desired = json!({
+                    "bucket": name, "key": object_key, "content": literal_text(&content), "content_type": content_type,
+                });
                 let node = self.push(
                     format!("{address}.objects[{object_key}]"),
                     Kind::S3Object,

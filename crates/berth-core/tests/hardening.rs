@@ -229,3 +229,39 @@ fn a_literal_secret_in_environment_is_a_warning_that_quotes_no_value() {
     let loaded = load_str(&reference_stack(), &text).unwrap();
     assert!(expand(&loaded, &options()).unwrap().warnings.is_empty());
 }
+
+/// Plans and applies `loaded` on an empty in-memory cloud; returns what it stored.
+async fn apply_on_memory(loaded: &LoadedStack, options: &ExpandOptions) -> MemoryCloud {
+    let cloud = MemoryCloud::default();
+    let expanded = expand(loaded, options).unwrap();
+    let engine = Engine::new(&cloud, &NoEvents, 4);
+    let planned = engine.plan(expanded, &loaded.source, Mode::Apply).await.unwrap();
+    assert!(engine.apply(&planned).await.succeeded());
+    cloud
+}
+
+const PLACEHOLDER: &str = "${ref:iam.roles.ecs-task-execution-role#arn}";
+
+#[tokio::test]
+async fn a_var_override_holding_a_placeholder_is_taken_literally() {
+    let loaded = edited("app_image: \"", "app_image: \"");
+    let mut options = options();
+    options.var_overrides.insert("app_image".into(), format!("registry/{PLACEHOLDER}:1"));
+    let cloud = apply_on_memory(&loaded, &options).await;
+    let resources = cloud.resources.lock().unwrap();
+    let task = &resources["task_definitions.example-app"].state;
+    let images: Vec<&str> =
+        task["container_definitions"].as_array().unwrap().iter().filter_map(|c| c["image"].as_str()).collect();
+    assert!(images.contains(&format!("registry/{PLACEHOLDER}:1").as_str()), "{images:?}");
+}
+
+#[tokio::test]
+async fn an_env_file_holding_a_placeholder_is_uploaded_byte_for_byte() {
+    let env = format!("ROLE={PLACEHOLDER}\nLITERAL=${{ref:\nDOLLARS=$${{ref:x#y}}\n");
+    let (_dir, path) = stack_folder_with_env(&env);
+    let loaded = edited_at(&path, "readers: [ecs-task-execution-role]", "readers: [ecs-task-execution-role]");
+    let cloud = apply_on_memory(&loaded, &options()).await;
+    let resources = cloud.resources.lock().unwrap();
+    let object = &resources["buckets.ecs-sample-env.objects[prod.env]"].state;
+    assert_eq!(object["content"].as_str(), Some(env.as_str()));
+}
