@@ -1,4 +1,5 @@
-//! What each command does: load, expand, plan, render, confirm, apply.
+//! What each command does: load, expand, plan, render, confirm, apply; and
+//! how an apply or destroy ends (Ctrl-C, SIGTERM) without leaving its lock.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -524,7 +525,7 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge, inter
     tokio::spawn(async move {
         let signal = interrupted.received().await;
         on_interrupt.store(true, Ordering::SeqCst);
-        eprintln!("\nInterrupted ({signal}): starting nothing new, letting the calls in flight finish...");
+        eprintln!("\nInterrupted: starting nothing new, letting the calls in flight finish ({signal})...");
     });
     let engine = Engine::new(&prepared.provider, &progress, aws.parallelism).with_stop(stop);
     let report = engine.apply(planned).await;

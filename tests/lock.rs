@@ -180,7 +180,8 @@ async fn sigterm_during_apply_stops_reports_and_releases_the_lock() {
     let s3 = lock_bucket(&moto).await;
     let run = interrupt_apply(&moto, 4, "-TERM").await;
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("Interrupted (SIGTERM): starting nothing new"), "{}", run.stderr);
+    assert!(run.stderr.contains("Interrupted: starting nothing new"), "{}", run.stderr);
+    assert!(run.stderr.contains("calls in flight finish (SIGTERM)"), "{}", run.stderr);
     assert!(!run.stdout.is_empty(), "the report of what was done is printed:\n{}", run.stderr);
     assert!(!lock_exists(&s3).await, "the lock is released\n{}", run.stderr);
     let plan = berth(&moto, &["plan", reference_stack().to_str().unwrap(), "--format", "json"]).expect(0).json();
@@ -199,4 +200,50 @@ async fn ctrl_c_while_the_lock_is_being_taken_releases_it() {
     assert!(!lock_exists(&s3).await, "the lock is released\n{}", run.stderr);
     let plan = berth(&moto, &["plan", reference_stack().to_str().unwrap(), "--format", "json"]).expect(0).json();
     assert_eq!(changes(&plan).len(), 28, "nothing was changed");
+}
+
+/// Ctrl-C typed at the confirmation prompt (on a real terminal: `script`
+/// gives berth one) cancels the run and releases the lock.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_at_the_prompt_releases_the_lock() {
+    use std::io::{Read, Write};
+    let moto = Moto::start();
+    let s3 = lock_bucket(&moto).await;
+    let stack = reference_stack();
+    let command = format!("exec {} apply {} --lock {LOCK}", env!("CARGO_BIN_EXE_berth"), stack.display());
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .envs(moto.env())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run berth on a terminal with script(1)");
+    let mut terminal = child.stdout.take().unwrap();
+    let (sender, printed) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = terminal.read(&mut buffer) {
+            if n == 0 || sender.send(String::from_utf8_lossy(&buffer[..n]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !seen.contains("Apply these changes?") {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        seen.push_str(&printed.recv_timeout(left).unwrap_or_else(|_| panic!("no prompt:\n{seen}")));
+    }
+    assert!(lock_exists(&s3).await, "the lock is held while asking");
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    let status = child.wait().unwrap();
+    while let Ok(more) = printed.recv_timeout(Duration::from_secs(2)) {
+        seen.push_str(&more);
+    }
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(seen.contains("Interrupted (Ctrl-C) at the prompt"), "{seen}");
+    assert!(seen.contains("Cancelled; nothing was changed."), "{seen}");
+    assert!(!lock_exists(&s3).await, "the lock is released\n{seen}");
 }
