@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use berth_aws::{AwsOptions, AwsProvider, HeldLock, LockLocation};
 use berth_core::diag::Diagnostic;
 use berth_core::engine::{Engine, Event, EventSink, Planned};
-use berth_core::expand::{expand, ExpandOptions, Expanded};
+use berth_core::expand::{expand, sensitive_values, ExpandOptions, Expanded};
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::Mode;
 use berth_core::provider::Provider;
@@ -117,6 +117,7 @@ fn stderr_style() -> Style {
 }
 
 /// What a command reads the stack with, from its arguments.
+#[derive(Default)]
 struct Input {
     /// `--var` overrides.
     vars: BTreeMap<String, String>,
@@ -151,8 +152,9 @@ fn report_diagnostics(diagnostics: &[Diagnostic]) {
 }
 
 /// Loads the stack and runs the offline checks; `None` (after reporting) when
-/// either finds an error, so nothing reaches AWS.
-fn load(path: &Path) -> Option<(LoadedStack, Vec<Diagnostic>)> {
+/// either finds an error, so nothing reaches AWS. The stack's secrets are
+/// registered first: a finding may quote a value built from a sensitive var.
+fn load(path: &Path, region: Option<String>, input: &Input) -> Option<(LoadedStack, Vec<Diagnostic>)> {
     let loaded = match load_file(path) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
@@ -160,6 +162,7 @@ fn load(path: &Path) -> Option<(LoadedStack, Vec<Diagnostic>)> {
             return None;
         }
     };
+    redact::register(&sensitive_values(&loaded, &offline_options(&loaded, region, input)));
     let findings = berth_core::check::offline_checks(&loaded);
     if findings.iter().any(Diagnostic::is_error) {
         report_diagnostics(&findings);
@@ -200,8 +203,9 @@ fn offline_options(loaded: &LoadedStack, region: Option<String>, input: &Input) 
 
 fn validate(path: &Path, vars: &InputArgs, region: Option<String>) -> Result<Exit> {
     check_region_flag(region.as_deref())?;
-    let Some((loaded, mut warnings)) = load(path) else { return Ok(Exit::Error) };
-    let options = offline_options(&loaded, region, &Input::parse(vars)?);
+    let input = Input::parse(vars)?;
+    let Some((loaded, mut warnings)) = load(path, region.clone(), &input) else { return Ok(Exit::Error) };
+    let options = offline_options(&loaded, region, &input);
     let Some(expanded) = expand_reported(&loaded, &options) else {
         report_diagnostics(&warnings);
         return Ok(Exit::Error);
@@ -232,7 +236,7 @@ struct Connected {
 /// to AWS, not even STS.
 async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result<Option<Connected>> {
     check_region_flag(aws.region.as_deref())?;
-    let Some((loaded, mut warnings)) = load(path) else { return Ok(None) };
+    let Some((loaded, mut warnings)) = load(path, aws.region.clone(), input) else { return Ok(None) };
     let offline = offline_options(&loaded, aws.region.clone(), input);
     if expand_reported(&loaded, &offline).is_none() {
         return Ok(None);
@@ -553,7 +557,7 @@ async fn draw_graph(
         print!("{}", redact::scrub(&draw(&planned.expanded().graph, Some(&planned.plan))));
         return Ok(Exit::Ok);
     }
-    let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
+    let Some((loaded, _)) = load(path, aws.region.clone(), &input) else { return Ok(Exit::Error) };
     let Some(expanded) = expand_reported(&loaded, &offline_options(&loaded, aws.region.clone(), &input)) else {
         return Ok(Exit::Error);
     };
@@ -592,7 +596,7 @@ fn lock_refusal(error: anyhow::Error, path: &Path, aws: &AwsArgs, location: &Loc
 
 /// `berth unlock`: removes a stale lock, given its id.
 async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
-    let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
+    let Some((loaded, _)) = load(path, aws.region.clone(), &Input::default()) else { return Ok(Exit::Error) };
     let Some(location) = lock_location(&loaded, aws)? else {
         bail!("the stack has no `lock:`: give the lock's location with --lock s3://bucket/key (or BERTH_LOCK)")
     };

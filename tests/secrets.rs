@@ -134,3 +134,30 @@ async fn a_sensitive_var_holding_a_builtin_is_masked_once_resolved() {
     assert!(!everything.contains(&resolved), "the resolved secret leaked");
     assert!(!everything.contains("Pw-${aws.region}"), "the unresolved secret leaked");
 }
+
+/// Nothing printed about a broken stack shows a sensitive value, not even
+/// transformed: the offline checks do not resolve sensitive vars (a bucket
+/// name built from one is left to expansion and AWS), and an expansion error
+/// quoting one (a managed policy that is not an ARN) masks it.
+#[test]
+fn errors_about_a_broken_stack_do_not_show_sensitive_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_reference_stack(dir.path(), |text| {
+        text.replace("vars:\n", "vars:\n  suffix: { value: \"Hunter2_Secret\", sensitive: true }\n")
+            .replace("name: \"ecs-sample-env-${aws.account_id}\"", "name: \"ecs-sample-env-${var.suffix}\"")
+            .replace(
+                "        - arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role",
+                "        - \"${var.suffix}\"",
+            )
+    });
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["validate", stack.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("`(sensitive)` is not a policy ARN"), "the error is reported, masked: {stderr}");
+    assert!(!stderr.to_lowercase().contains("hunter2"), "{stderr}");
+}

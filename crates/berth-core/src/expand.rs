@@ -61,20 +61,18 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("services", &["arn", "name"]),
 ];
 
+/// The values expansion would mask ([`Expanded::secrets`]), found even when
+/// the stack has errors: so that nothing printed about those errors shows them.
+pub fn sensitive_values(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<String> {
+    let mut x = Expander::new(loaded, options);
+    x.collect_secret_vars();
+    x.buckets();
+    x.secrets
+}
+
 /// Expands a loaded stack, or returns every problem found.
 pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded, Vec<Diagnostic>> {
-    let mut x = Expander {
-        stack: &loaded.stack,
-        source: &loaded.source,
-        options,
-        files: FileAccess::new(loaded.source.dir(), &options.allowed_dirs),
-        nodes: Vec::new(),
-        diagnostics: Vec::new(),
-        warnings: Vec::new(),
-        secrets: Vec::new(),
-        var_values: BTreeMap::new(),
-        resolving: Vec::new(),
-    };
+    let mut x = Expander::new(loaded, options);
     for found in crate::limits::check(&loaded.stack, &loaded.source) {
         if found.is_error() {
             x.diagnostics.push(found);
@@ -180,6 +178,21 @@ const RETENTION_DAYS: &[u32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 impl<'a> Expander<'a> {
+    fn new(loaded: &'a LoadedStack, options: &'a ExpandOptions) -> Expander<'a> {
+        Expander {
+            stack: &loaded.stack,
+            source: &loaded.source,
+            options,
+            files: FileAccess::new(loaded.source.dir(), &options.allowed_dirs),
+            nodes: Vec::new(),
+            diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            secrets: Vec::new(),
+            var_values: BTreeMap::new(),
+            resolving: Vec::new(),
+        }
+    }
+
     fn error(&mut self, path: &[&str], message: impl Into<String>, help: Option<String>) {
         self.diagnostics.push(self.source.error(path, message, help));
     }
