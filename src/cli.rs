@@ -21,7 +21,7 @@ pub enum Command {
         /// The stack file.
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         /// Region for `${aws.region}` when the file has none.
         #[arg(long)]
         region: Option<String>,
@@ -31,7 +31,7 @@ pub enum Command {
     Check {
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         /// Only the checks that need no AWS access.
         #[arg(long)]
         offline: bool,
@@ -42,7 +42,7 @@ pub enum Command {
     Plan {
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         #[command(flatten)]
         aws: AwsArgs,
         /// Output format.
@@ -66,7 +66,7 @@ pub enum Command {
         /// The stack file, or a saved plan.
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         #[command(flatten)]
         aws: AwsArgs,
         /// Apply without asking.
@@ -80,7 +80,7 @@ pub enum Command {
     Wait {
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         #[command(flatten)]
         aws: AwsArgs,
         /// Give up after this long (`90s`, `15m`, `1h`).
@@ -91,7 +91,7 @@ pub enum Command {
     Destroy {
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         #[command(flatten)]
         aws: AwsArgs,
         /// Destroy without asking.
@@ -105,7 +105,7 @@ pub enum Command {
     Graph {
         stack: PathBuf,
         #[command(flatten)]
-        vars: VarArgs,
+        vars: InputArgs,
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
         /// Read AWS and colour each resource by what a plan would do to it.
@@ -138,12 +138,15 @@ pub struct WaitArgs {
     pub wait_timeout: Duration,
 }
 
-/// Variable overrides.
+/// What the stack file is read with: variable overrides and where its files may be.
 #[derive(Debug, Args)]
-pub struct VarArgs {
-    /// Override a variable of the stack: `--var app_image=nginx:1.27`.
+pub struct InputArgs {
+    /// Override a variable of the stack: `--var app_image=nginx:1.27` (taken literally, never interpolated).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Also let the stack read files under DIR (by default only under the stack file's folder).
+    #[arg(long = "allow-path", value_name = "DIR")]
+    pub allow_paths: Vec<PathBuf>,
 }
 
 /// Where and how to reach AWS.
@@ -167,6 +170,9 @@ pub struct AwsArgs {
     /// Hold a lock object here during apply and destroy (`s3://bucket/key`); plan never locks.
     #[arg(long, env = "BERTH_LOCK", value_name = "S3_URL")]
     pub lock: Option<String>,
+    /// Call a lock held longer than this probably stale (`30m`, `2h`, `1d`).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub lock_stale_after: std::time::Duration,
 }
 
 /// Plan output formats.

@@ -1,8 +1,9 @@
-//! What each command does: load, expand, plan, render, confirm, apply.
+//! What each command does: load, expand, plan, render, confirm, apply; and
+//! how an apply or destroy ends (Ctrl-C, SIGTERM) without leaving its lock.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use berth_aws::{AwsOptions, AwsProvider, HeldLock, LockLocation};
 use berth_core::diag::Diagnostic;
 use berth_core::engine::{Engine, Event, EventSink, Planned};
-use berth_core::expand::{expand, ExpandOptions, Expanded};
+use berth_core::expand::{expand, sensitive_values, ExpandOptions, Expanded};
 use berth_core::load::{load_file, LoadedStack};
 use berth_core::plan::Mode;
 use berth_core::provider::Provider;
@@ -20,7 +21,8 @@ use berth_core::rollout::{FollowOptions, Outcome, Rollouts, Watch};
 use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_render::Style;
 
-use crate::cli::{AwsArgs, Cli, Command, Format, GraphFormat, VarArgs};
+use crate::cli::{AwsArgs, Cli, Command, Format, GraphFormat, InputArgs};
+use crate::redact;
 
 /// Process exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,8 +50,8 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Check { stack, vars, offline: false, aws } => check_live(&stack, &vars, &aws).await,
         Command::Plan { stack, vars, aws, format, detailed_exitcode, destroy, graph, out } => {
             let mode = if destroy { Mode::Destroy } else { Mode::Apply };
-            let overrides = parse_vars(&vars)?;
-            let Some(Prepared { planned, .. }) = make_plan(&stack, &overrides, &aws, mode, false).await? else {
+            let input = Input::parse(&vars)?;
+            let Some(Prepared { planned, .. }) = make_plan(&stack, &input, &aws, mode, None).await? else {
                 return Ok(Exit::Error);
             };
             let plan = &planned.plan;
@@ -57,8 +59,8 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 if mode == Mode::Destroy {
                     bail!("--out saves apply plans; run `berth destroy` to destroy");
                 }
-                let saved = SavedPlan::new(&planned, stack.clone(), overrides);
-                std::fs::write(out, serde_json::to_string_pretty(&saved)?)
+                let saved = SavedPlan::new(&planned, stack.clone(), input.vars);
+                write_private(out, serde_json::to_string_pretty(&saved)?.as_bytes())
                     .with_context(|| format!("cannot write {}", out.display()))?;
                 eprintln!(
                     "Saved the plan to {}; apply exactly it with `berth apply {}`.",
@@ -76,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 ),
                 Format::Markdown => berth_render::markdown(plan, berth_render::GITHUB_COMMENT_LIMIT),
             };
-            print!("{output}");
+            print!("{}", redact::scrub(&output));
             if plan.diagnostics.iter().any(Diagnostic::is_error) {
                 return Ok(Exit::Error);
             }
@@ -86,8 +88,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             let follow = (!wait.no_wait).then_some(wait.wait_timeout);
             match read_saved_plan(&stack)? {
                 Some(saved) => {
-                    let mut overrides = saved.vars.clone();
-                    overrides.extend(parse_vars(&vars)?);
+                    let mut input = Input::parse(&vars)?;
+                    let given = std::mem::replace(&mut input.vars, saved.vars.clone());
+                    input.vars.extend(given);
                     let stack = saved.stack_path.clone();
                     let request = Converge {
                         mode: Mode::Apply,
@@ -96,12 +99,12 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                         force_delete_buckets: false,
                         follow,
                     };
-                    converge(&stack, &overrides, &aws, request).await
+                    converge(&stack, &input, &aws, request).await
                 }
                 None => {
                     let request =
                         Converge { mode: Mode::Apply, auto_approve, saved: None, force_delete_buckets: false, follow };
-                    converge(&stack, &parse_vars(&vars)?, &aws, request).await
+                    converge(&stack, &Input::parse(&vars)?, &aws, request).await
                 }
             }
         }
@@ -111,7 +114,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
         Command::Destroy { stack, vars, aws, auto_approve, force_delete_buckets } => {
             let request =
                 Converge { mode: Mode::Destroy, auto_approve, saved: None, force_delete_buckets, follow: None };
-            converge(&stack, &parse_vars(&vars)?, &aws, request).await
+            converge(&stack, &Input::parse(&vars)?, &aws, request).await
         }
     }
 }
@@ -124,18 +127,41 @@ fn stderr_style() -> Style {
     Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
 }
 
-fn parse_vars(vars: &VarArgs) -> Result<BTreeMap<String, String>> {
-    vars.vars
-        .iter()
-        .map(|v| match v.split_once('=') {
-            Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-            _ => bail!("--var `{v}` is not NAME=VALUE"),
-        })
-        .collect()
+/// What a command reads the stack with, from its arguments.
+#[derive(Default)]
+struct Input {
+    /// `--var` overrides.
+    vars: BTreeMap<String, String>,
+    /// `--allow-path` folders.
+    allowed_dirs: Vec<PathBuf>,
+}
+
+impl Input {
+    fn parse(args: &InputArgs) -> Result<Input> {
+        let vars = args
+            .vars
+            .iter()
+            .map(|v| match v.split_once('=') {
+                Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+                _ => bail!("--var `{v}` is not NAME=VALUE"),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Input { vars, allowed_dirs: args.allow_paths.clone() })
+    }
+
+    fn options(&self, account_id: String, region: String) -> ExpandOptions {
+        ExpandOptions {
+            account_id,
+            region,
+            var_overrides: self.vars.clone(),
+            allowed_dirs: self.allowed_dirs.clone(),
+            ..ExpandOptions::default()
+        }
+    }
 }
 
 fn report_diagnostics(diagnostics: &[Diagnostic]) {
-    eprint!("{}", berth_render::diagnostics_text(diagnostics));
+    eprint!("{}", redact::scrub(&berth_render::diagnostics_text(diagnostics)));
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
         eprintln!("{errors} error(s); nothing was sent to AWS.");
@@ -143,8 +169,9 @@ fn report_diagnostics(diagnostics: &[Diagnostic]) {
 }
 
 /// Loads the stack and runs the offline checks; `None` (after reporting) when
-/// either finds an error, so nothing reaches AWS.
-fn load(path: &Path) -> Option<(LoadedStack, Vec<Diagnostic>)> {
+/// either finds an error, so nothing reaches AWS. The stack's secrets are
+/// registered first: a finding may quote a value built from a sensitive var.
+fn load(path: &Path, region: Option<String>, input: &Input) -> Option<(LoadedStack, Vec<Diagnostic>)> {
     let loaded = match load_file(path) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
@@ -152,6 +179,7 @@ fn load(path: &Path) -> Option<(LoadedStack, Vec<Diagnostic>)> {
             return None;
         }
     };
+    redact::register(&sensitive_values(&loaded, &offline_options(&loaded, region, input)));
     let findings = berth_core::check::offline_checks(&loaded);
     if findings.iter().any(Diagnostic::is_error) {
         report_diagnostics(&findings);
@@ -160,9 +188,13 @@ fn load(path: &Path) -> Option<(LoadedStack, Vec<Diagnostic>)> {
     Some((loaded, findings))
 }
 
+/// Expands the stack, registering its secrets so nothing printed from now on shows them.
 fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expanded> {
     match expand(loaded, options) {
-        Ok(expanded) => Some(expanded),
+        Ok(expanded) => {
+            redact::register(&expanded.secrets);
+            Some(expanded)
+        }
         Err(diagnostics) => {
             report_diagnostics(&diagnostics);
             None
@@ -172,20 +204,31 @@ fn expand_reported(loaded: &LoadedStack, options: &ExpandOptions) -> Option<Expa
 
 /// Expansion options without AWS: the account id is not known, so a
 /// stand-in keeps names well-formed.
-fn offline_options(
-    loaded: &LoadedStack,
-    region: Option<String>,
-    var_overrides: BTreeMap<String, String>,
-) -> ExpandOptions {
-    let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
-    ExpandOptions { account_id: "000000000000".into(), region, var_overrides, plain_http: false }
+/// Refuses a `--region` AWS does not have, before anything is sent (the
+/// stack's `region:` is checked, located, with the stack).
+fn check_region_flag(region: Option<&str>) -> Result<()> {
+    match region.map(berth_core::limits::check_region) {
+        Some(Err((message, help))) => bail!("--region: {message}; {help}"),
+        _ => Ok(()),
+    }
 }
 
-fn validate(path: &Path, vars: &VarArgs, region: Option<String>) -> Result<Exit> {
-    let Some((loaded, warnings)) = load(path) else { return Ok(Exit::Error) };
+fn offline_options(loaded: &LoadedStack, region: Option<String>, input: &Input) -> ExpandOptions {
+    let region = region.or(loaded.stack.region.clone()).unwrap_or_else(|| "us-east-1".into());
+    input.options("000000000000".into(), region)
+}
+
+fn validate(path: &Path, vars: &InputArgs, region: Option<String>) -> Result<Exit> {
+    check_region_flag(region.as_deref())?;
+    let input = Input::parse(vars)?;
+    let Some((loaded, mut warnings)) = load(path, region.clone(), &input) else { return Ok(Exit::Error) };
+    let options = offline_options(&loaded, region, &input);
+    let Some(expanded) = expand_reported(&loaded, &options) else {
+        report_diagnostics(&warnings);
+        return Ok(Exit::Error);
+    };
+    warnings.extend(expanded.warnings.iter().cloned());
     report_diagnostics(&warnings);
-    let options = offline_options(&loaded, region, parse_vars(vars)?);
-    let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(Exit::Error) };
     println!(
         "{} is valid: {} resources in stack `{}`, {} warning(s).",
         path.display(),
@@ -208,32 +251,26 @@ struct Connected {
 /// Loads, checks and expands the stack; `None` (after reporting) when it is
 /// invalid. It is expanded offline first so that a broken stack sends nothing
 /// to AWS, not even STS.
-async fn connect_and_expand(
-    path: &Path,
-    var_overrides: &BTreeMap<String, String>,
-    aws: &AwsArgs,
-) -> Result<Option<Connected>> {
-    let Some((loaded, warnings)) = load(path) else { return Ok(None) };
-    let offline = offline_options(&loaded, aws.region.clone(), var_overrides.clone());
+async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result<Option<Connected>> {
+    check_region_flag(aws.region.as_deref())?;
+    let Some((loaded, mut warnings)) = load(path, aws.region.clone(), input) else { return Ok(None) };
+    let offline = offline_options(&loaded, aws.region.clone(), input);
     if expand_reported(&loaded, &offline).is_none() {
         return Ok(None);
     }
     let provider = connect(&loaded, aws).await?;
     let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
-    let options = ExpandOptions {
-        account_id: identity.account_id,
-        region: identity.region,
-        var_overrides: var_overrides.clone(),
-        plain_http: provider.plain_http(),
-    };
+    let options =
+        ExpandOptions { plain_http: provider.plain_http(), ..input.options(identity.account_id, identity.region) };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
+    warnings.extend(expanded.warnings.iter().cloned());
     Ok(Some(Connected { loaded, warnings, provider, expanded }))
 }
 
 /// `berth check`: the offline checks, then those that read AWS.
-async fn check_live(path: &Path, vars: &VarArgs, aws: &AwsArgs) -> Result<Exit> {
+async fn check_live(path: &Path, vars: &InputArgs, aws: &AwsArgs) -> Result<Exit> {
     let Some(Connected { loaded, warnings: mut findings, provider, expanded }) =
-        connect_and_expand(path, &parse_vars(vars)?, aws).await?
+        connect_and_expand(path, &Input::parse(vars)?, aws).await?
     else {
         return Ok(Exit::Error);
     };
@@ -264,7 +301,7 @@ impl EventSink for Progress {
             }
             _ => {
                 if let Some(line) = berth_render::event_line(&event, self.style) {
-                    let _ = writeln!(err, "{line}");
+                    let _ = writeln!(err, "{}", redact::scrub(&line));
                 }
             }
         }
@@ -281,36 +318,104 @@ async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
     AwsProvider::connect(&options).await.context("cannot configure AWS access")
 }
 
-/// A plan ready to apply, with the provider it was read through and the
-/// stack lock when one was asked for (held until [`Prepared::release`]).
+/// A plan ready to apply, with the provider it was read through.
 struct Prepared {
     planned: Planned,
     provider: AwsProvider,
-    lock: Option<HeldLock>,
 }
 
-impl Prepared {
+/// The stack lock this run holds, if any, shared with whatever ends the run
+/// (its normal end, an error, Ctrl-C or SIGTERM), which releases it.
+/// Taking the lock holds the slot, so a release waits for a put in flight
+/// rather than missing the lock it creates.
+#[derive(Clone, Default)]
+struct LockSlot(Arc<tokio::sync::Mutex<Option<(AwsProvider, HeldLock)>>>);
+
+impl LockSlot {
+    /// Takes the lock; it is recorded here even if the caller is cancelled meanwhile.
+    async fn take(&self, provider: &AwsProvider, location: &LockLocation, stack: &str, operation: &str) -> Result<()> {
+        let mut slot = self.0.clone().lock_owned().await;
+        let (provider, location, stack, operation) =
+            (provider.clone(), location.clone(), stack.to_owned(), operation.to_owned());
+        let taking = tokio::spawn(async move {
+            let lock = provider.lock(&location, &stack, &operation).await?;
+            *slot = Some((provider, lock));
+            Ok::<_, berth_aws::LockError>(())
+        });
+        taking.await.context("taking the stack lock")?.map_err(anyhow::Error::from)
+    }
+
     async fn release(&self) {
-        if let Some(lock) = &self.lock {
-            if let Err(e) = self.provider.unlock(lock).await {
+        let held = self.0.lock().await.take();
+        if let Some((provider, lock)) = held {
+            if let Err(e) = provider.unlock(&lock).await {
                 eprintln!("warning: could not release the stack lock: {e}");
             }
         }
     }
 }
 
+/// Ctrl-C (SIGINT) and SIGTERM (how CI cancels a job), as one request to
+/// stop: the first one received is recorded, by name.
+#[derive(Clone)]
+struct Interrupts(tokio::sync::watch::Receiver<Option<&'static str>>);
+
+impl Interrupts {
+    /// From now on these signals no longer end the process: the run stops itself.
+    fn install() -> Result<Interrupts> {
+        let (sender, receiver) = tokio::sync::watch::channel(None);
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?;
+            let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+            tokio::spawn(async move {
+                loop {
+                    let name = tokio::select! {
+                        _ = interrupt.recv() => "Ctrl-C",
+                        _ = terminate.recv() => "SIGTERM",
+                    };
+                    record_first(&sender, name);
+                }
+            });
+        }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                record_first(&sender, "Ctrl-C");
+            }
+        });
+        Ok(Interrupts(receiver))
+    }
+
+    /// Waits for the first signal and names it.
+    async fn received(&self) -> &'static str {
+        let mut receiver = self.0.clone();
+        let first = receiver.wait_for(Option::is_some).await.map(|name| *name);
+        match first {
+            Ok(name) => name.unwrap_or("a signal"),
+            // The listener is gone: no signal will be reported.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// Records `name` unless a signal was received before.
+fn record_first(sender: &tokio::sync::watch::Sender<Option<&'static str>>, name: &'static str) {
+    sender.send_if_modified(|first| first.is_none() && first.replace(name).is_none());
+}
+
 async fn make_plan(
     path: &Path,
-    var_overrides: &BTreeMap<String, String>,
+    input: &Input,
     aws: &AwsArgs,
     mode: Mode,
-    take_lock: bool,
+    lock_slot: Option<&LockSlot>,
 ) -> Result<Option<Prepared>> {
-    let Some(Connected { loaded, warnings, provider, expanded }) = connect_and_expand(path, var_overrides, aws).await?
-    else {
+    let Some(Connected { loaded, warnings, provider, expanded }) = connect_and_expand(path, input, aws).await? else {
         return Ok(None);
     };
-    let lock = if take_lock { lock_location(&loaded, aws)? } else { None };
+    let lock = if lock_slot.is_some() { lock_location(&loaded, aws)? } else { None };
     if mode == Mode::Apply {
         let findings = berth_core::check::live_checks(&expanded, &loaded.source, &provider).await;
         if findings.iter().any(Diagnostic::is_error) {
@@ -322,25 +427,46 @@ async fn make_plan(
         Mode::Apply => "apply",
         Mode::Destroy => "destroy",
     };
-    let lock = match &lock {
-        Some(location) => Some(provider.lock(location, &expanded.stack, operation).await?),
-        None => None,
-    };
+    if let (Some(slot), Some(location)) = (lock_slot, &lock) {
+        slot.take(&provider, location, &expanded.stack, operation)
+            .await
+            .map_err(|e| lock_refusal(e, path, aws, location))?;
+    }
     let progress = Progress { style: stderr_style(), live_counter: std::io::stderr().is_terminal() };
     let engine = Engine::new(&provider, &progress, aws.parallelism);
     let planned = engine.plan(expanded, &loaded.source, mode).await;
     let mut prepared = match planned {
-        Ok(planned) => Prepared { planned, provider, lock },
+        Ok(planned) => Prepared { planned, provider },
         Err(err) => {
-            if let Some(lock) = &lock {
-                let _ = provider.unlock(lock).await;
-            }
+            // The caller releases the lock.
             let details: Vec<String> = err.failures.iter().map(|(a, e)| format!("  {a}: {e}")).collect();
+            // The error is scrubbed where it is printed (main).
             bail!("{err}:\n{}", details.join("\n"));
         }
     };
     prepared.planned.plan.diagnostics.extend(warnings);
     Ok(Some(prepared))
+}
+
+/// Writes a file only its owner may read: a saved plan names the stack's
+/// resources and may hold values of variables. The mode is set when the file
+/// is created, so it is never readable by others, not even for a moment.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // An existing file keeps its mode on open: refuse to write into one others may read.
+        if let Ok(metadata) = std::fs::metadata(path) {
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::remove_file(path)?;
+            }
+        }
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)
 }
 
 /// A saved plan, if `path` holds one rather than a stack.
@@ -370,21 +496,37 @@ struct Converge {
     follow: Option<Duration>,
 }
 
-async fn converge(path: &Path, vars: &BTreeMap<String, String>, aws: &AwsArgs, request: Converge) -> Result<Exit> {
-    let Some(prepared) = make_plan(path, vars, aws, request.mode, true).await? else { return Ok(Exit::Error) };
-    let result = carry_out(&prepared, aws, &request).await;
-    prepared.release().await;
+/// The lock, when there is one, is released on every way out short of SIGKILL:
+/// success, failure, an error, and Ctrl-C or SIGTERM at any point.
+async fn converge(path: &Path, input: &Input, aws: &AwsArgs, request: Converge) -> Result<Exit> {
+    let interrupts = Interrupts::install()?;
+    let lock = LockSlot::default();
+    // Reading live state is cut short by a signal; applying is stopped by
+    // one, between calls (see `carry_out`).
+    let planned = tokio::select! {
+        planned = make_plan(path, input, aws, request.mode, Some(&lock)) => planned,
+        signal = interrupts.received() => {
+            eprintln!("\nInterrupted ({signal}) while planning; nothing was changed.");
+            Ok(None)
+        }
+    };
+    let result = match planned {
+        Ok(Some(prepared)) => carry_out(&prepared, aws, &request, &interrupts).await,
+        Ok(None) => Ok(Exit::Error),
+        Err(e) => Err(e),
+    };
+    lock.release().await;
     result
 }
 
-async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge) -> Result<Exit> {
+async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge, interrupts: &Interrupts) -> Result<Exit> {
     let planned = &prepared.planned;
     if let Some(reason) = request.saved.as_ref().and_then(|s| s.staleness(planned)) {
         eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
         return Ok(Exit::Error);
     }
     let plan = &planned.plan;
-    print!("{}", berth_render::plan_text(plan, stdout_style()));
+    print!("{}", redact::scrub(&berth_render::plan_text(plan, stdout_style())));
     if plan.diagnostics.iter().any(Diagnostic::is_error) {
         eprintln!("Nothing was changed: fix the errors above first.");
         return Ok(Exit::Error);
@@ -395,7 +537,7 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge) -> Re
     if request.mode == Mode::Destroy && !buckets_may_go(prepared, request.force_delete_buckets).await? {
         return Ok(Exit::Error);
     }
-    if !request.auto_approve && !confirm(request.mode, &plan.stack)? {
+    if !request.auto_approve && !confirm(request.mode, &plan.stack, interrupts).await? {
         eprintln!("Cancelled; nothing was changed.");
         return Ok(Exit::Error);
     }
@@ -403,16 +545,16 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge) -> Re
     let progress = Progress { style: stderr_style(), live_counter: false };
     let stop = Arc::new(AtomicBool::new(false));
     let on_interrupt = stop.clone();
+    let interrupted = interrupts.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.store(true, Ordering::SeqCst);
-            eprintln!("\nInterrupted: starting nothing new, letting the calls in flight finish...");
-        }
+        let signal = interrupted.received().await;
+        on_interrupt.store(true, Ordering::SeqCst);
+        eprintln!("\nInterrupted: starting nothing new, letting the calls in flight finish ({signal})...");
     });
     let engine = Engine::new(&prepared.provider, &progress, aws.parallelism).with_stop(stop.clone());
     let started = std::time::SystemTime::now();
     let report = engine.apply(planned).await;
-    print!("{}", berth_render::report_text(&report, style));
+    print!("{}", redact::scrub(&berth_render::report_text(&report, style)));
     if !report.succeeded() {
         return Ok(Exit::Error);
     }
@@ -431,7 +573,6 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge) -> Re
     };
     Ok(follow_rollouts(&prepared.provider, watches, &options, &stop).await)
 }
-
 /// What a service's applied desired state says its rollout must end on.
 fn watch_of(address: &str, desired: &serde_json::Value) -> Option<Watch> {
     let text = |field: &str| desired.get(field).and_then(|v| v.as_str()).map(str::to_owned);
@@ -469,7 +610,7 @@ async fn follow_rollouts(
     );
     let progress = Progress { style: stderr_style(), live_counter: false };
     let outcomes = berth_core::rollout::follow(provider, watches, options, &progress, stop).await;
-    print!("{}", berth_render::rollout_text(&outcomes, stdout_style()));
+    print!("{}", redact::scrub(&berth_render::rollout_text(&outcomes, stdout_style())));
     if outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done { .. })) {
         Exit::Ok
     } else {
@@ -479,8 +620,8 @@ async fn follow_rollouts(
 
 /// `berth wait`: follows the rollout of every service of the stack onto
 /// the task definition it is set to now.
-async fn wait(path: &Path, vars: &VarArgs, aws: &AwsArgs, timeout: Duration) -> Result<Exit> {
-    let Some(Connected { provider, expanded, .. }) = connect_and_expand(path, &parse_vars(vars)?, aws).await? else {
+async fn wait(path: &Path, vars: &InputArgs, aws: &AwsArgs, timeout: Duration) -> Result<Exit> {
+    let Some(Connected { provider, expanded, .. }) = connect_and_expand(path, &Input::parse(vars)?, aws).await? else {
         return Ok(Exit::Error);
     };
     let mut by_cluster: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -523,24 +664,30 @@ async fn wait(path: &Path, vars: &VarArgs, aws: &AwsArgs, timeout: Duration) -> 
 }
 
 /// `berth graph`: offline from the file, or coloured by a fresh plan.
-async fn draw_graph(path: &Path, vars: &VarArgs, format: GraphFormat, with_plan: bool, aws: &AwsArgs) -> Result<Exit> {
-    let overrides = parse_vars(vars)?;
+async fn draw_graph(
+    path: &Path,
+    vars: &InputArgs,
+    format: GraphFormat,
+    with_plan: bool,
+    aws: &AwsArgs,
+) -> Result<Exit> {
+    let input = Input::parse(vars)?;
     let draw = |graph: &berth_core::graph::Graph, plan: Option<&berth_core::plan::Plan>| match format {
         GraphFormat::Mermaid => berth_render::mermaid(graph, plan),
         GraphFormat::Dot => berth_render::dot(graph, plan),
     };
     if with_plan {
-        let Some(Prepared { planned, .. }) = make_plan(path, &overrides, aws, Mode::Apply, false).await? else {
+        let Some(Prepared { planned, .. }) = make_plan(path, &input, aws, Mode::Apply, None).await? else {
             return Ok(Exit::Error);
         };
-        print!("{}", draw(&planned.expanded().graph, Some(&planned.plan)));
+        print!("{}", redact::scrub(&draw(&planned.expanded().graph, Some(&planned.plan))));
         return Ok(Exit::Ok);
     }
-    let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
-    let Some(expanded) = expand_reported(&loaded, &offline_options(&loaded, aws.region.clone(), overrides)) else {
+    let Some((loaded, _)) = load(path, aws.region.clone(), &input) else { return Ok(Exit::Error) };
+    let Some(expanded) = expand_reported(&loaded, &offline_options(&loaded, aws.region.clone(), &input)) else {
         return Ok(Exit::Error);
     };
-    print!("{}", draw(&expanded.graph, None));
+    print!("{}", redact::scrub(&draw(&expanded.graph, None)));
     Ok(Exit::Ok)
 }
 
@@ -550,16 +697,38 @@ fn lock_location(loaded: &LoadedStack, aws: &AwsArgs) -> Result<Option<LockLocat
     url.as_deref().map(LockLocation::parse).transpose().map_err(anyhow::Error::msg)
 }
 
+/// Why the lock could not be taken, with what to do about it: the command
+/// that removes it names this stack file (and `--lock` when it did not come
+/// from the file), and a lock older than `--lock-stale-after` is called stale.
+fn lock_refusal(error: anyhow::Error, path: &Path, aws: &AwsArgs, location: &LockLocation) -> anyhow::Error {
+    let Some(berth_aws::LockError::Held { holder, .. }) = error.downcast_ref::<berth_aws::LockError>() else {
+        return error;
+    };
+    let lock_arg = match &aws.lock {
+        Some(_) => format!(" --lock s3://{}/{}", location.bucket, location.key),
+        None => String::new(),
+    };
+    let command = format!("berth unlock {} --id {}{lock_arg}", path.display(), holder.id);
+    let advice = if holder.age() > aws.lock_stale_after {
+        format!(
+            "it is older than {} (--lock-stale-after), so it is probably stale: if no apply or destroy of this stack is running, remove it with `{command}`",
+            humantime::format_duration(aws.lock_stale_after)
+        )
+    } else {
+        format!("wait for it to finish, or if it is stale run `{command}`")
+    };
+    anyhow::anyhow!("{error}; {advice}")
+}
+
 /// `berth unlock`: removes a stale lock, given its id.
 async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
-    let Some((loaded, _)) = load(path) else { return Ok(Exit::Error) };
-    let Some(url) = aws.lock.as_deref() else {
-        bail!("give the lock's location with --lock s3://bucket/key (or BERTH_LOCK)")
+    let Some((loaded, _)) = load(path, aws.region.clone(), &Input::default()) else { return Ok(Exit::Error) };
+    let Some(location) = lock_location(&loaded, aws)? else {
+        bail!("the stack has no `lock:`: give the lock's location with --lock s3://bucket/key (or BERTH_LOCK)")
     };
-    let location = LockLocation::parse(url).map_err(anyhow::Error::msg)?;
     let provider = connect(&loaded, aws).await?;
     provider.force_unlock(&location, id).await?;
-    println!("Removed the lock of stack `{}` ({url}).", loaded.stack.stack);
+    println!("Removed the lock of stack `{}` (s3://{}/{}).", loaded.stack.stack, location.bucket, location.key);
     Ok(Exit::Ok)
 }
 
@@ -594,7 +763,8 @@ async fn buckets_may_go(prepared: &Prepared, force: bool) -> Result<bool> {
 }
 
 /// Asks on the terminal; refuses when there is none rather than waiting forever.
-fn confirm(mode: Mode, stack: &str) -> Result<bool> {
+/// A signal while waiting for the answer counts as no.
+async fn confirm(mode: Mode, stack: &str, interrupts: &Interrupts) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("no terminal to ask for confirmation: pass --auto-approve to apply without asking");
     }
@@ -605,7 +775,18 @@ fn confirm(mode: Mode, stack: &str) -> Result<bool> {
         }
     };
     eprint!("{question}");
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(answer.trim() == expected)
+    // A plain thread, not the runtime's blocking pool: the read cannot be
+    // cancelled, and the runtime would wait for it on shutdown.
+    let (sender, answer) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let _ = sender.send(std::io::stdin().lock().read_line(&mut answer).map(|_| answer));
+    });
+    tokio::select! {
+        answer = answer => Ok(answer.context("reading the answer")??.trim() == expected),
+        signal = interrupts.received() => {
+            eprintln!("\nInterrupted ({signal}) at the prompt.");
+            Ok(false)
+        }
+    }
 }

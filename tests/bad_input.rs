@@ -1,6 +1,7 @@
 //! The corpus of broken stacks in tests/corpus: each is refused with a short
 //! error naming file, line and column, exit code 1, and no request reaches
 //! the AWS endpoint (a listener stands in for it and counts connections).
+//! Each file's first line, `# expect: TEXT`, is what its error must say.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -31,6 +32,13 @@ fn every_broken_stack_is_refused_before_any_aws_call() {
     assert!(stacks.len() >= 40, "the corpus should hold at least 40 broken stacks, found {}", stacks.len());
 
     for stack in &stacks {
+        let text = std::fs::read_to_string(stack).unwrap();
+        let name = stack.file_name().unwrap().to_string_lossy();
+        let expected = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{name}: the first line must be `# expect: <what the error says>`"));
         for command in ["plan", "apply"] {
             let output = Command::new(env!("CARGO_BIN_EXE_berth"))
                 .args([command, stack.to_str().unwrap(), "--auto-approve"].iter().take(if command == "plan" {
@@ -47,7 +55,6 @@ fn every_broken_stack_is_refused_before_any_aws_call() {
                 .output()
                 .unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let name = stack.file_name().unwrap().to_string_lossy();
             assert_eq!(output.status.code(), Some(1), "{name}: berth {command} should exit 1\n{stderr}");
             let located = stderr
                 .lines()
@@ -63,6 +70,7 @@ fn every_broken_stack_is_refused_before_any_aws_call() {
                 .collect();
             assert!(position[0] > 0 && position[1] > 0, "{name}: position missing in `{located}`");
             assert!(stderr.lines().count() <= 6, "{name}: the error should be short:\n{stderr}");
+            assert!(stderr.contains(expected), "{name}: the error should say `{expected}`:\n{stderr}");
         }
     }
     assert_eq!(connections.load(Ordering::SeqCst), 0, "a broken stack must not reach the AWS endpoint");

@@ -49,3 +49,11 @@ fn schema_command_prints_the_committed_schema() {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/stack.schema.json")).unwrap();
     assert_eq!(printed, committed);
 }
+
+#[test]
+fn a_region_aws_does_not_have_is_refused_offline() {
+    let output = berth(&["validate", &stack(), "--region", "us-esat-1"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--region: `us-esat-1` is not an AWS region; did you mean `us-east-1`?"), "{stderr}");
+}

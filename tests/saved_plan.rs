@@ -60,3 +60,24 @@ async fn a_saved_plan_applies_only_while_fresh() {
     assert_eq!(revisions(ecs).await, 2);
     berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
 }
+
+/// A saved plan is created readable by its owner only, and an existing file
+/// others could read is replaced rather than written into.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = copy_reference_stack(dir.path(), str::to_owned);
+    let saved = dir.path().join("plan.berth");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+
+    berth(&moto, &["plan", stack.to_str().unwrap(), "--out", saved.to_str().unwrap()]).expect(0);
+    assert_eq!(mode(&saved), 0o600);
+
+    std::fs::set_permissions(&saved, std::fs::Permissions::from_mode(0o644)).unwrap();
+    berth(&moto, &["plan", stack.to_str().unwrap(), "--out", saved.to_str().unwrap()]).expect(0);
+    assert_eq!(mode(&saved), 0o600);
+    assert!(std::fs::read_to_string(&saved).unwrap().contains("\"kind\""));
+}

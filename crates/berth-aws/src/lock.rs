@@ -1,8 +1,12 @@
 //! The per-stack lock that keeps two applies (or an apply and a destroy) from
 //! running at once: an S3 object created with a conditional put
-//! (`If-None-Match: *`), so exactly one writer wins. `plan` never locks.
+//! (`If-None-Match: *`), so exactly one writer wins. `plan` never locks. The
+//! object says who holds it (the caller's ARN, from STS, and the host) and
+//! since when, so that a lock left by a run that died can be judged stale.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_smithy_types::date_time::{DateTime, Format};
 
 use aws_sdk_s3::primitives::ByteStream;
 use berth_core::provider::ProviderError;
@@ -42,16 +46,24 @@ pub struct HeldLock {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockHolder {
     pub id: String,
+    /// `ARN on HOST`.
     pub who: String,
     pub operation: String,
     /// Seconds since the Unix epoch.
     pub since: u64,
 }
 
+impl LockHolder {
+    /// How long the lock has been held.
+    pub fn age(&self) -> Duration {
+        Duration::from_secs(now().saturating_sub(self.since))
+    }
+}
+
 /// Why a lock could not be taken or released.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LockError {
-    #[error("stack `{stack}` is locked by {} ({}) since {} (lock id {}); wait for it to finish, or if it is stale run `berth unlock STACK --id {}`", .holder.who, .holder.operation, describe_time(.holder.since), .holder.id, .holder.id)]
+    #[error("stack `{stack}` is locked by {} ({}) since {} (lock id {})", .holder.who, .holder.operation, describe_time(.holder.since), .holder.id)]
     Held { stack: String, holder: LockHolder },
     #[error("the lock is held under id {actual}, not {given}: nothing was removed")]
     WrongId { given: String, actual: String },
@@ -65,27 +77,29 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
 }
 
+/// `2026-12-02T03:12:00Z (5 min ago)`.
 fn describe_time(since: u64) -> String {
     let age = now().saturating_sub(since);
-    match age {
+    let ago = match age {
         0..=119 => format!("{age} s ago"),
         120..=7199 => format!("{} min ago", age / 60),
-        _ => format!("{} h ago", age / 3600),
-    }
+        7200..=172_799 => format!("{} h ago", age / 3600),
+        _ => format!("{} days ago", age / 86_400),
+    };
+    let at = DateTime::from_secs(since as i64).fmt(Format::DateTime).unwrap_or_else(|_| since.to_string());
+    format!("{at} ({ago})")
 }
 
 impl AwsProvider {
     /// Takes the lock for `stack`, or says who holds it.
     pub async fn lock(&self, location: &LockLocation, stack: &str, operation: &str) -> Result<HeldLock, LockError> {
         let id = format!("{:x}{:x}", now(), std::process::id());
-        let who = format!(
-            "{}@{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-            std::fs::read_to_string("/etc/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_else(|_| "unknown-host".into())
-        );
-        let body = json!({ "id": id, "stack": stack, "who": who, "operation": operation, "since": now() });
+        let arn = self.caller_arn().await?;
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        let who = format!("{arn} on {host}");
+        let body = json!({
+            "id": id, "stack": stack, "who": who, "arn": arn, "host": host, "operation": operation, "since": now(),
+        });
         let put = self
             .clients
             .s3
@@ -108,6 +122,12 @@ impl AwsProvider {
             }
             Err(e) => Err(LockError::Aws(aws_error(e))),
         }
+    }
+
+    /// The ARN of whoever berth acts as, as STS reports it.
+    async fn caller_arn(&self) -> Result<String, LockError> {
+        let identity = self.clients.sts.get_caller_identity().send().await.map_err(aws_error)?;
+        Ok(identity.arn().unwrap_or("an unknown caller").to_owned())
     }
 
     /// Releases a lock this process took.
@@ -161,5 +181,22 @@ mod tests {
         );
         assert!(LockLocation::parse("b/x").is_err());
         assert!(LockLocation::parse("s3://b").is_err());
+    }
+
+    #[test]
+    fn a_holder_is_described_with_time_and_age() {
+        let holder = LockHolder {
+            id: "x".into(),
+            who: "arn:aws:iam::1:user/ci on runner".into(),
+            operation: "apply".into(),
+            since: 1,
+        };
+        assert!(holder.age() > Duration::from_secs(86_400 * 365));
+        let error = LockError::Held { stack: "s".into(), holder };
+        let text = error.to_string();
+        assert!(
+            text.contains("locked by arn:aws:iam::1:user/ci on runner (apply) since 1970-01-01T00:00:01Z ("),
+            "{text}"
+        );
     }
 }

@@ -213,6 +213,11 @@ fn resolve_string(s: &str, outputs: &HashMap<String, Outputs>) -> Value {
         out.push_str(&rest[..start]);
         let after = &rest[start + REF_PREFIX.len()..];
         let end = after.find('}').unwrap_or(after.len());
+        if rest[start..].starts_with(crate::graph::LITERAL_DOLLAR_BRACE) {
+            out.push_str("${");
+            rest = &after[end + 1..];
+            continue;
+        }
         match lookup(&after[..end], outputs) {
             Some(Value::String(v)) => out.push_str(v),
             Some(other) => out.push_str(&other.to_string()),

@@ -4,15 +4,19 @@
 //! resolved by the engine once the referenced resource exists.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use serde_json::{json, Map, Value};
 
-use crate::diag::{did_you_mean, Diagnostic};
-use crate::graph::{reference, Graph, Node};
+use crate::check::codes::{self, Code};
+use crate::diag::{did_you_mean, Diagnostic, Severity};
+use crate::files::{FileAccess, MAX_OBJECT_FILE_BYTES, MAX_PUBLIC_KEY_BYTES};
+use crate::graph::{literal_text, reference, Graph, Node};
 use crate::kind::Kind;
 use crate::load::{LoadedStack, Source};
 use crate::model::{self, Ports, Stack, Subnets};
 use crate::provider::{ENV_DIGEST_TAG, ID_TAG, PROTECT_TAG, STACK_TAG};
+use crate::secret_like::credentials_in;
 
 /// The SSM parameter holding the current ECS-optimized Amazon Linux 2023 AMI.
 pub const ECS_OPTIMIZED_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
@@ -24,7 +28,7 @@ const ECS_TASKS: &str = "ecs-tasks.amazonaws.com";
 pub const NETWORK: &str = "network";
 
 /// What expansion needs besides the file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ExpandOptions {
     pub account_id: String,
     pub region: String,
@@ -34,6 +38,8 @@ pub struct ExpandOptions {
     /// bucket policy denying requests without TLS would lock berth out of
     /// its own bucket, so it is left out.
     pub plain_http: bool,
+    /// Folders outside the stack file's folder that files may be read from (`--allow-path`).
+    pub allowed_dirs: Vec<PathBuf>,
 }
 
 /// The expanded stack.
@@ -43,6 +49,8 @@ pub struct Expanded {
     pub graph: Graph,
     /// Values that must never be printed (sensitive vars and object contents).
     pub secrets: Vec<String>,
+    /// Warnings found while expanding (docs/checks.md, BRT043-BRT045).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Sections a `${section.name.attr}` reference may name, with their outputs.
@@ -60,16 +68,25 @@ const SECTIONS: &[(&str, &[&str])] = &[
     ("services", &["arn", "name"]),
 ];
 
+/// The values expansion would mask ([`Expanded::secrets`]), found even when
+/// the stack has errors: so that nothing printed about those errors shows them.
+pub fn sensitive_values(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<String> {
+    let mut x = Expander::new(loaded, options);
+    x.collect_secret_vars();
+    x.buckets();
+    x.secrets
+}
+
 /// Expands a loaded stack, or returns every problem found.
 pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded, Vec<Diagnostic>> {
-    let mut x = Expander {
-        stack: &loaded.stack,
-        source: &loaded.source,
-        options,
-        nodes: Vec::new(),
-        diagnostics: Vec::new(),
-        secrets: Vec::new(),
-    };
+    let mut x = Expander::new(loaded, options);
+    for found in crate::limits::check(&loaded.stack, &loaded.source) {
+        if found.is_error() {
+            x.diagnostics.push(found);
+        } else {
+            x.warnings.push(found);
+        }
+    }
     x.collect_secret_vars();
     x.key_pairs();
     x.security_groups();
@@ -92,7 +109,7 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
         network.origin = vec!["network".into()];
         x.nodes.push(network);
     }
-    let Expander { nodes, mut diagnostics, secrets, .. } = x;
+    let Expander { nodes, mut diagnostics, warnings, secrets, .. } = x;
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
@@ -109,17 +126,27 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
         }
         return Err(diagnostics);
     }
-    Ok(Expanded { stack: loaded.stack.stack.clone(), graph, secrets })
+    Ok(Expanded { stack: loaded.stack.stack.clone(), graph, secrets, warnings })
 }
 
 struct Expander<'a> {
     stack: &'a Stack,
     source: &'a Source,
     options: &'a ExpandOptions,
+    files: FileAccess,
     nodes: Vec<Node>,
     diagnostics: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
     secrets: Vec<String>,
+    /// Each variable's value once resolved (`None`: it could not be).
+    var_values: BTreeMap<String, Option<String>>,
+    /// The variables being resolved, innermost last: a cycle shows as a repeat.
+    resolving: Vec<String>,
 }
+
+/// How deep variables may use variables: far beyond any real stack, and a
+/// bound on the recursion a hostile file can cause.
+const MAX_VAR_DEPTH: usize = 32;
 
 /// Splits a port spec into (from, to), or says why it is not one.
 fn parse_ports(ports: &Ports) -> Result<(u32, u32), String> {
@@ -169,8 +196,62 @@ const RETENTION_DAYS: &[u32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 impl<'a> Expander<'a> {
+    fn new(loaded: &'a LoadedStack, options: &'a ExpandOptions) -> Expander<'a> {
+        Expander {
+            stack: &loaded.stack,
+            source: &loaded.source,
+            options,
+            files: FileAccess::new(loaded.source.dir(), &options.allowed_dirs),
+            nodes: Vec::new(),
+            diagnostics: Vec::new(),
+            warnings: Vec::new(),
+            secrets: Vec::new(),
+            var_values: BTreeMap::new(),
+            resolving: Vec::new(),
+        }
+    }
+
     fn error(&mut self, path: &[&str], message: impl Into<String>, help: Option<String>) {
         self.diagnostics.push(self.source.error(path, message, help));
+    }
+
+    /// A warning at `path`, unless the resource's `allow:` lists its code.
+    fn warn(&mut self, code: &Code, allow: &[String], path: &[&str], message: String, help: &str) {
+        if !allow.iter().any(|a| a == code.id) {
+            self.warnings.push(self.source.diagnostic(
+                Severity::Warning,
+                Some(code.id),
+                path,
+                message,
+                Some(help.to_owned()),
+            ));
+        }
+    }
+
+    /// Warns about lines of an env file ECS would not read as `KEY=VALUE`
+    /// (quoting no line: its text may be a secret).
+    fn check_env_lines(&mut self, content: &str, file: &str, allow: &[String], path: &[&str]) {
+        let bad: Vec<String> = content
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| {
+                let l = l.trim();
+                !l.is_empty() && !l.starts_with('#') && !l.split_once('=').is_some_and(|(k, _)| valid_env_name(k))
+            })
+            .map(|(i, _)| (i + 1).to_string())
+            .collect();
+        if bad.is_empty() {
+            return;
+        }
+        let shown: Vec<&str> = bad.iter().take(5).map(String::as_str).collect();
+        let more = if bad.len() > 5 { format!(" and {} more", bad.len() - 5) } else { String::new() };
+        self.warn(
+            &codes::ENV_FILE_LINE,
+            allow,
+            path,
+            format!("`{file}`: line {}{more} is not KEY=VALUE; ECS ignores or misreads such lines", shown.join(", ")),
+            "write each variable as NAME=value (a letter or `_` first, then letters, digits or `_`); comments start with #",
+        );
     }
 
     fn tags(&self, address: &str) -> Value {
@@ -212,11 +293,18 @@ impl<'a> Expander<'a> {
         self.push(address, kind, desired, parent, origin)
     }
 
+    /// The resolved value of every sensitive variable (what would be printed
+    /// otherwise), and that of its `--var` override.
     fn collect_secret_vars(&mut self) {
-        for (name, var) in &self.stack.vars {
+        let stack = self.stack;
+        for (name, var) in &stack.vars {
             if var.is_sensitive() {
-                let value = self.options.var_overrides.get(name).map(String::as_str).unwrap_or(var.value());
-                self.secrets.push(value.to_owned());
+                // An override as given: it is what AWS receives and what must not be printed.
+                let value = match self.options.var_overrides.get(name) {
+                    Some(value) => Some(value.clone()),
+                    None => self.var_value(name, &["vars", name]),
+                };
+                self.secrets.extend(value);
             }
         }
         for name in self.options.var_overrides.keys() {
@@ -296,28 +384,58 @@ impl<'a> Expander<'a> {
                 );
                 None
             }
-            Some(("var", name)) => {
-                if let Some(value) = self.options.var_overrides.get(name) {
-                    return Some(value.clone());
-                }
-                match self.stack.vars.get(name) {
-                    Some(var) => {
-                        let value = var.value().to_owned();
-                        // A variable may itself use built-ins (`${aws.account_id}` in an image name).
-                        Some(if value.contains("${") { self.interpolate(&value, &["vars", name]) } else { value })
-                    }
-                    None => {
-                        let known: Vec<&str> = self.stack.vars.keys().map(String::as_str).collect();
-                        let help = did_you_mean(name, known)
-                            .map(|k| format!("did you mean `${{var.{k}}}`?"))
-                            .unwrap_or_else(|| format!("declare it under `vars:` or pass --var {name}=VALUE"));
-                        self.error(path, format!("variable `{name}` is not defined"), Some(help));
-                        None
-                    }
-                }
-            }
+            Some(("var", name)) => self.var_value(name, path),
             _ => self.resource_reference(expr, path),
         }
+    }
+
+    /// The value of variable `name` used at `path`: a `--var` override as
+    /// given (never interpolated), else the declared value with its own
+    /// expressions resolved (`${aws.account_id}` in an image name). Problems
+    /// inside a variable are reported once, at the variable.
+    fn var_value(&mut self, name: &str, path: &[&str]) -> Option<String> {
+        if let Some(value) = self.options.var_overrides.get(name) {
+            return Some(literal_text(value));
+        }
+        if let Some(known) = self.var_values.get(name) {
+            return known.clone();
+        }
+        let Some(var) = self.stack.vars.get(name) else {
+            let known: Vec<&str> = self.stack.vars.keys().map(String::as_str).collect();
+            let help = did_you_mean(name, known)
+                .map(|k| format!("did you mean `${{var.{k}}}`?"))
+                .unwrap_or_else(|| format!("declare it under `vars:` or pass --var {name}=VALUE"));
+            self.error(path, format!("variable `{name}` is not defined"), Some(help));
+            return None;
+        };
+        if let Some(start) = self.resolving.iter().position(|n| n == name) {
+            let chain: Vec<String> =
+                self.resolving[start..].iter().chain([&name.to_owned()]).map(|n| format!("vars.{n}")).collect();
+            let first = self.resolving[start].clone();
+            self.error(
+                &["vars", first.as_str()],
+                format!("variable cycle: {}", chain.join(" -> ")),
+                Some("a variable may not use itself, directly or through other variables".into()),
+            );
+            return None;
+        }
+        if self.resolving.len() >= MAX_VAR_DEPTH {
+            let outer = self.resolving[0].clone();
+            self.error(
+                &["vars", outer.as_str()],
+                format!("variables use variables more than {MAX_VAR_DEPTH} deep, starting at `{outer}`"),
+                Some("write some of these values out instead of chaining variables".into()),
+            );
+            return None;
+        }
+        self.resolving.push(name.to_owned());
+        let errors_before = self.diagnostics.len();
+        let raw = var.value().to_owned();
+        let value = self.interpolate(&raw, &["vars", name]);
+        self.resolving.pop();
+        let value = (self.diagnostics.len() == errors_before).then_some(value);
+        self.var_values.insert(name.to_owned(), value.clone());
+        value
     }
 
     /// `${section.name.attr}`: a placeholder for another resource's output.
@@ -418,16 +536,12 @@ impl<'a> Expander<'a> {
         }
     }
 
-    fn read_file(&mut self, relative: &str, path: &[&str]) -> Option<String> {
-        let full = self.source.dir().join(relative);
-        match std::fs::read_to_string(&full) {
+    /// Reads a file the stack names, confined to the stack's folder and `limit` bytes.
+    fn read_file(&mut self, relative: &str, path: &[&str], limit: u64) -> Option<String> {
+        match self.files.read(relative, limit) {
             Ok(text) => Some(text),
             Err(e) => {
-                self.error(
-                    path,
-                    format!("cannot read `{}`: {e}", full.display()),
-                    Some("paths are relative to the stack file".into()),
-                );
+                self.error(path, e.message, Some(e.help));
                 None
             }
         }
@@ -436,7 +550,7 @@ impl<'a> Expander<'a> {
     fn key_pairs(&mut self) {
         for (name, kp) in &self.stack.key_pairs {
             let path = ["key_pairs", name.as_str(), "public_key"];
-            let Some(text) = self.read_file(&kp.public_key, &path) else { continue };
+            let Some(text) = self.read_file(&kp.public_key, &path, MAX_PUBLIC_KEY_BYTES) else { continue };
             let public_key: Vec<&str> = text.split_whitespace().take(2).collect();
             if public_key.len() < 2 || !public_key[0].starts_with("ssh-") && !public_key[0].starts_with("ecdsa-") {
                 self.error(
@@ -446,7 +560,7 @@ impl<'a> Expander<'a> {
                 );
                 continue;
             }
-            let desired = json!({ "name": name, "public_key": public_key.join(" ") });
+            let desired = json!({ "name": name, "public_key": literal_text(&public_key.join(" ")) });
             self.push_tagged(format!("key_pairs.{name}"), Kind::KeyPair, desired, None, &["key_pairs", name]);
         }
     }
@@ -688,13 +802,35 @@ impl<'a> Expander<'a> {
             }
             for (object_key, object) in &bucket.objects {
                 let path = ["buckets", key.as_str(), "objects", object_key.as_str(), "file"];
-                let Some(content) = self.read_file(&object.file, &path) else { continue };
-                if object.sensitive {
+                let Some(content) = self.read_file(&object.file, &path, MAX_OBJECT_FILE_BYTES) else { continue };
+                let object_at = &path[..4];
+                let mut sensitive = object.sensitive;
+                if !sensitive {
+                    if let Some((values, what)) = credentials_in(&content) {
+                        self.secrets.extend(values);
+                        sensitive = true;
+                        self.warn(
+                            &codes::FILE_LOOKS_LIKE_CREDENTIALS,
+                            &bucket.allow,
+                            object_at,
+                            format!(
+                                "`{}` looks like it holds credentials ({what}) but is not marked sensitive; berth masks its values anyway",
+                                object.file
+                            ),
+                            "add `sensitive: true` to this object (or keep credentials in Secrets Manager and use `secrets:`)",
+                        );
+                    }
+                }
+                if object_key.ends_with(".env") {
+                    self.check_env_lines(&content, &object.file, &bucket.allow, object_at);
+                }
+                if sensitive {
                     self.secrets.extend(env_values(&content));
                 }
                 let content_type = object.content_type.clone().unwrap_or_else(|| "text/plain".into());
-                let desired =
-                    json!({ "bucket": name, "key": object_key, "content": content, "content_type": content_type });
+                let desired = json!({
+                    "bucket": name, "key": object_key, "content": literal_text(&content), "content_type": content_type,
+                });
                 let node = self.push(
                     format!("{address}.objects[{object_key}]"),
                     Kind::S3Object,
@@ -702,7 +838,7 @@ impl<'a> Expander<'a> {
                     Some(&address),
                     &path[..4],
                 );
-                if object.sensitive {
+                if sensitive {
                     node.sensitive_fields.push("content".into());
                 }
             }
@@ -1141,6 +1277,13 @@ fn as_path(path: &[String]) -> Vec<&str> {
 /// The values of `KEY=VALUE` lines of an env file, which must never be printed.
 pub fn env_values(content: &str) -> Vec<String> {
     parse_env(content).into_iter().map(|(_, v)| v).filter(|v| !v.is_empty()).collect()
+}
+
+/// Whether `name` is an environment variable name a shell and docker accept.
+pub fn valid_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// `KEY=VALUE` lines of an env file, skipping blanks and comments.

@@ -13,6 +13,16 @@ use crate::kind::Kind;
 /// `${ref:ADDRESS#ATTR}`.
 pub const REF_PREFIX: &str = "${ref:";
 
+/// What literal text (file contents, `--var` values) holds instead of
+/// [`REF_PREFIX`], so that it is never taken for a reference: resolution
+/// turns it back into `${`, and the text reaches AWS byte for byte.
+pub const LITERAL_DOLLAR_BRACE: &str = "${ref:#literal}";
+
+/// `text` with every `${ref:` made literal (see [`LITERAL_DOLLAR_BRACE`]).
+pub fn literal_text(text: &str) -> String {
+    text.replace(REF_PREFIX, &format!("{LITERAL_DOLLAR_BRACE}ref:"))
+}
+
 /// Formats a reference to `attr` of the node at `address`.
 pub fn reference(address: &str, attr: &str) -> String {
     format!("{REF_PREFIX}{address}#{attr}}}")
@@ -32,7 +42,7 @@ fn collect_references(value: &Value, found: &mut Vec<(String, String)>) {
             while let Some(start) = rest.find(REF_PREFIX) {
                 let after = &rest[start + REF_PREFIX.len()..];
                 let Some(end) = after.find('}') else { break };
-                if let Some((address, attr)) = after[..end].rsplit_once('#') {
+                if let Some((address, attr)) = after[..end].rsplit_once('#').filter(|(a, _)| !a.is_empty()) {
                     found.push((address.to_owned(), attr.to_owned()));
                 }
                 rest = &after[end + 1..];

@@ -80,17 +80,25 @@ impl Source {
     }
 }
 
+/// Largest stack file berth reads: the reference stack is 5 KiB.
+pub const MAX_STACK_FILE_BYTES: u64 = 1024 * 1024;
+
+/// How deep mappings and sequences may nest: the reference stack needs 7.
+/// The parsers recurse (or slow down) with depth, so a hostile file is
+/// refused before they see it.
+pub const MAX_NESTING: usize = 64;
+
 /// Reads and parses a stack file.
 pub fn load_file(path: &Path) -> Result<LoadedStack, Vec<Diagnostic>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_regular(path, &path.display().to_string(), MAX_STACK_FILE_BYTES).map_err(|e| {
         vec![Diagnostic {
             severity: Severity::Error,
             code: None,
             file: path.to_path_buf(),
             line: 0,
             column: 0,
-            message: format!("cannot read the stack file: {e}"),
-            help: None,
+            message: format!("cannot read the stack file: {}", e.message),
+            help: Some(e.help),
         }]
     })?;
     load_str(path, &text)
@@ -98,11 +106,174 @@ pub fn load_file(path: &Path) -> Result<LoadedStack, Vec<Diagnostic>> {
 
 /// Parses stack text; `path` is used for messages and relative paths.
 pub fn load_str(path: &Path, text: &str) -> Result<LoadedStack, Vec<Diagnostic>> {
+    if text.len() as u64 > MAX_STACK_FILE_BYTES {
+        return Err(vec![located(
+            path,
+            (1, 1),
+            format!("the stack file is larger than {} KiB", MAX_STACK_FILE_BYTES / 1024),
+            "split it, or move large documents into files it names",
+        )]);
+    }
+    prescan(path, text).map_err(|d| vec![d])?;
     let source = Source::new(path, text);
     match serde_yaml::from_str::<Stack>(text) {
         Ok(stack) => Ok(LoadedStack { stack, source }),
         Err(err) => Err(vec![yaml_diagnostic(&source, &err)]),
     }
+}
+
+fn located(path: &Path, (line, column): (usize, usize), message: String, help: &str) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        code: None,
+        file: path.to_path_buf(),
+        line,
+        column,
+        message,
+        help: Some(help.to_owned()),
+    }
+}
+
+/// Refuses, before the recursive parse, what a stack file never needs and a
+/// hostile one uses: nesting deeper than [`MAX_NESTING`], YAML tags other
+/// than the core ones (`!Ref` would be silently dropped), and more than one
+/// document. Stops at the first problem, so its cost is bounded by it;
+/// syntax errors are left to the typed parse, which reports them better.
+fn prescan(path: &Path, text: &str) -> Result<(), Diagnostic> {
+    if let Some(at) = deep_flow(text) {
+        return Err(too_deep(path, at));
+    }
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    let mut documents = 0usize;
+    loop {
+        let Ok((event, mark)) = parser.next_token() else { return Ok(()) };
+        let at = (mark.line(), mark.col() + 1);
+        let tag = match &event {
+            Event::StreamEnd => return Ok(()),
+            Event::DocumentStart => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(located(
+                        path,
+                        at,
+                        "a second YAML document starts here; a stack file holds exactly one".into(),
+                        "remove the `---` line and what follows, or merge the documents into one",
+                    ));
+                }
+                None
+            }
+            Event::MappingStart(_, tag) | Event::SequenceStart(_, tag) => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(too_deep(path, at));
+                }
+                tag.as_ref()
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                depth = depth.saturating_sub(1);
+                None
+            }
+            Event::Scalar(_, _, _, tag) => tag.as_ref(),
+            _ => None,
+        };
+        if let Some(tag) = tag {
+            if tag.handle != "tag:yaml.org,2002:" && tag.handle != "!!" {
+                return Err(located(
+                    path,
+                    at,
+                    format!("YAML tag `{}{}` is not supported", tag.handle, tag.suffix),
+                    "berth stacks are plain YAML: write the value without a tag (references are `${section.name.attr}`)",
+                ));
+            }
+        }
+    }
+}
+
+fn too_deep(path: &Path, at: (usize, usize)) -> Diagnostic {
+    located(
+        path,
+        at,
+        format!("mappings and lists nest more than {MAX_NESTING} levels deep here"),
+        "a stack file needs fewer than 10 levels; flatten this value",
+    )
+}
+
+/// Where flow collections (`[`, `{`) first nest deeper than [`MAX_NESTING`],
+/// found in one pass over the text. The YAML scanner looks ahead to the end
+/// of a flow collection before producing its first event, in time quadratic
+/// in its depth, so depth is bounded before the scanner runs. Brackets inside
+/// quotes and comments do not count, nor do those inside a plain scalar of
+/// block context (`cmd: echo [x`), where no flow collection can start.
+fn deep_flow(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    // The previous significant character on this line, to tell where a value starts.
+    let mut previous: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    let (mut line, mut column) = (1usize, 0usize);
+    let mut quote: Option<char> = None;
+    // A `#` starts a comment only after whitespace (`a#b` is text).
+    let mut after_space = true;
+    while let Some(c) = chars.next() {
+        column += 1;
+        let space_before = std::mem::replace(&mut after_space, c.is_whitespace());
+        if c == '\n' {
+            (line, column) = (line + 1, 0);
+            if quote.is_none() {
+                previous = None;
+            }
+            continue;
+        }
+        if let Some(q) = quote {
+            match (q, c) {
+                ('"', '\\') => {
+                    chars.next();
+                    column += 1;
+                }
+                ('\'', '\'') if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    column += 1;
+                }
+                _ if c == q => {
+                    quote = None;
+                    previous = Some(c);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        if c.is_whitespace() {
+            continue;
+        }
+        let value_starts = matches!(previous, None | Some(':' | '-' | ',' | '[' | '{' | '?'));
+        match c {
+            '#' if space_before => {
+                // A comment: skip to the end of the line.
+                while chars.peek().is_some_and(|&n| n != '\n') {
+                    chars.next();
+                }
+                continue;
+            }
+            '"' | '\'' if value_starts || depth > 0 && matches!(previous, Some(',' | '[' | '{' | ':')) => {
+                quote = Some(c)
+            }
+            '[' | '{' if depth > 0 || value_starts => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some((line, column));
+                }
+            }
+            ']' | '}' if depth > 0 => depth -= 1,
+            // Text of a plain scalar: a bracket after it starts nothing either.
+            '[' | '{' => {
+                previous = Some('a');
+                continue;
+            }
+            _ => {}
+        }
+        previous = Some(c);
+    }
+    None
 }
 
 fn yaml_diagnostic(source: &Source, err: &serde_yaml::Error) -> Diagnostic {
@@ -233,6 +404,60 @@ mod tests {
         let errs = load_str(Path::new("stack.yaml"), text).unwrap_err();
         assert_eq!(errs[0].line, 6, "{}", errs[0]);
         assert!(errs[0].message.contains("desired_count"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_quickly_and_located() {
+        let started = std::time::Instant::now();
+        let flow = format!("stack: s\nvars: {}{}\n", "[".repeat(200_000), "]".repeat(200_000));
+        let errs = load_str(Path::new("stack.yaml"), &flow).unwrap_err();
+        assert!(errs[0].message.contains("more than 64 levels"), "{}", errs[0]);
+        assert_eq!(errs[0].line, 2, "{}", errs[0]);
+        let block = format!("stack: s\nvars:\n  {}x\n", "- ".repeat(3000));
+        let errs = load_str(Path::new("stack.yaml"), &block).unwrap_err();
+        assert!(errs[0].message.contains("more than 64 levels"), "{}", errs[0]);
+        assert_eq!(errs[0].line, 3, "{}", errs[0]);
+        let mut indented = String::from("stack: s\nvars:\n");
+        for level in 0..100 {
+            indented.push_str(&format!("{}k{level}:\n", " ".repeat(level + 2)));
+        }
+        let errs = load_str(Path::new("stack.yaml"), &indented).unwrap_err();
+        assert!(errs[0].message.contains("more than 64 levels"), "{}", errs[0]);
+        assert!(errs[0].line > 60, "{}", errs[0]);
+        assert!(started.elapsed().as_secs() < 10, "took {:?}", started.elapsed());
+        // 64 levels are fine as far as nesting goes.
+        let ok = format!("stack: s\ntags: {{a: {}{}}}\n", "[".repeat(60), "]".repeat(60));
+        let errs = load_str(Path::new("stack.yaml"), &ok).unwrap_err();
+        assert!(!errs[0].message.contains("levels"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn brackets_in_quotes_comments_and_plain_text_are_not_nesting() {
+        let many = "[".repeat(100);
+        let text = format!(
+            "a: \"{many}\"\nb: '{many} it''s'\n# {many}\nc: echo {many}\nd: x#{many}\ne: [1, \"{many}\", {{k: '{many}'}}]\n"
+        );
+        assert_eq!(deep_flow(&text), None);
+        assert_eq!(deep_flow(&format!("a:\n  - {}", "[".repeat(65))), Some((2, 69)));
+        assert_eq!(deep_flow(&format!("a: {}", "{x: ".repeat(65))), Some((1, 4 + 64 * 4)));
+    }
+
+    #[test]
+    fn a_big_file_is_refused() {
+        let text = format!("stack: s\n#{}\n", "x".repeat(MAX_STACK_FILE_BYTES as usize));
+        let errs = load_str(Path::new("stack.yaml"), &text).unwrap_err();
+        assert!(errs[0].message.contains("larger than 1024 KiB"), "{}", errs[0]);
+    }
+
+    #[test]
+    fn custom_tags_and_second_documents_are_located() {
+        let errs = load_str(Path::new("stack.yaml"), "stack: s\nregion: !Ref Region\n").unwrap_err();
+        assert!(errs[0].message.contains("YAML tag `!Ref` is not supported"), "{}", errs[0]);
+        assert_eq!(errs[0].line, 2, "{}", errs[0]);
+        let errs = load_str(Path::new("stack.yaml"), "stack: s\n---\nstack: t\n").unwrap_err();
+        assert!(errs[0].message.contains("second YAML document"), "{}", errs[0]);
+        assert_eq!((errs[0].line, errs[0].column), (2, 1), "{}", errs[0]);
+        assert!(load_str(Path::new("stack.yaml"), "---\nstack: !!str s\n").is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use serde_json::Value;
 #[serde(deny_unknown_fields)]
 pub struct Stack {
     /// The stack's name; every resource berth creates is tagged `berth:stack=<name>`.
+    #[serde(deserialize_with = "written_as_string")]
     pub stack: String,
     /// AWS region (overridden by `--region`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +62,23 @@ pub struct Stack {
     /// ECS services, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, Service>,
+}
+
+/// A string that must be written as one: YAML reads `stack: 42` as a number
+/// and an empty `stack:` as null, and taking either as a name would hide the
+/// mistake.
+fn written_as_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a name written as text (quote it if it looks like a number)")
+        }
+        fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<String, E> {
+            Ok(value.to_owned())
+        }
+    }
+    deserializer.deserialize_any(Text)
 }
 
 /// A variable: a plain string, or a value marked sensitive.

@@ -106,7 +106,7 @@ fn fixtures_are_otherwise_valid_stacks() {
         account_id: "123456789012".into(),
         region: "us-east-1".into(),
         var_overrides: BTreeMap::new(),
-        plain_http: false,
+        ..Default::default()
     };
     for path in fixtures() {
         let loaded = load_file(&path).unwrap();
@@ -132,9 +132,10 @@ fn every_code_has_a_fixture() {
 #[test]
 fn codes_are_unique_and_documented() {
     let docs = std::fs::read_to_string(root().join("../../docs/checks.md")).unwrap();
-    let ids: BTreeSet<&str> = codes::ALL.iter().map(|c| c.id).collect();
-    assert_eq!(ids.len(), codes::ALL.len(), "duplicate codes");
-    for code in codes::ALL {
+    let all: Vec<&codes::Code> = codes::ALL.iter().chain(codes::EXPANSION).chain(codes::LIVE).collect();
+    let ids: BTreeSet<&str> = all.iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), all.len(), "duplicate codes");
+    for code in codes::ALL.iter().chain(codes::EXPANSION) {
         let heading = format!("\n## {} ", code.id);
         let section =
             docs.split(&heading).nth(1).unwrap_or_else(|| panic!("docs/checks.md has no `## {}` section", code.id));

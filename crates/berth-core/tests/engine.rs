@@ -23,7 +23,7 @@ fn options(vars: &[(&str, &str)]) -> ExpandOptions {
         account_id: "123456789012".into(),
         region: "ap-northeast-2".into(),
         var_overrides: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        plain_http: false,
+        ..Default::default()
     }
 }
 

@@ -19,7 +19,7 @@ fn parse_and_expand(text: &str) {
             account_id: "123456789012".into(),
             region: "ap-northeast-2".into(),
             var_overrides: BTreeMap::new(),
-            plain_http: false,
+            ..Default::default()
         };
         let _ = expand(&loaded, &options);
         let _ = berth_core::check::offline_checks(&loaded);

@@ -17,7 +17,7 @@ fn options() -> ExpandOptions {
         account_id: "123456789012".into(),
         region: "ap-northeast-2".into(),
         var_overrides: BTreeMap::new(),
-        plain_http: false,
+        ..Default::default()
     }
 }
 

@@ -20,7 +20,7 @@ async fn plan(cloud: &MemoryCloud, image: Option<&str>) -> Planned {
         account_id: "123456789012".into(),
         region: "ap-northeast-2".into(),
         var_overrides: image.map(|i| ("app_image".to_owned(), i.to_owned())).into_iter().collect(),
-        plain_http: false,
+        ..Default::default()
     };
     let expanded = expand(&loaded, &options).unwrap();
     Engine::new(cloud, &NoEvents, 4).plan(expanded, &loaded.source, Mode::Apply).await.unwrap()

@@ -134,7 +134,17 @@ pub const LOAD_BALANCER_ONE_ZONE: Code =
 /// The codes of the checks that read AWS.
 pub const LIVE: &[Code] = &[REGISTERED_MEMORY_TOO_SMALL, ENV_FILE_MISSING, SECRET_MISSING, LOAD_BALANCER_ONE_ZONE];
 
-/// The code with this id.
+// Checks made while expanding: of the files a stack uploads, and of values;
+// not part of `ALL`, whose fixtures are checked by `offline_checks` alone.
+pub const FILE_LOOKS_LIKE_CREDENTIALS: Code =
+    code("BRT043", Warning, "file that looks like credentials not marked sensitive: masked anyway");
+pub const ENV_FILE_LINE: Code = code("BRT044", Warning, "env file line that is not KEY=VALUE");
+pub const LITERAL_SECRET: Code = code("BRT045", Warning, "secret-looking value written in `environment:`");
+
+/// The codes of the checks made while expanding.
+pub const EXPANSION: &[Code] = &[FILE_LOOKS_LIKE_CREDENTIALS, ENV_FILE_LINE, LITERAL_SECRET];
+
+/// The code with this id (of those an `allow:` may name).
 pub fn find(id: &str) -> Option<&'static Code> {
-    ALL.iter().find(|c| c.id == id)
+    ALL.iter().chain(EXPANSION).find(|c| c.id == id)
 }

@@ -257,7 +257,7 @@ mod tests {
             account_id: "123456789012".into(),
             region: "ap-northeast-2".into(),
             var_overrides: Default::default(),
-            plain_http: false,
+            ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
         live_checks(&expanded, &loaded.source, &FakeFacts { instances }).await
@@ -304,7 +304,7 @@ mod tests {
             account_id: "123456789012".into(),
             region: "ap-northeast-2".into(),
             var_overrides: Default::default(),
-            plain_http: false,
+            ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
         let found = unmanaged_objects(&expanded, &[], &FakeFacts { instances: vec![] }).await.unwrap();

@@ -74,7 +74,11 @@ impl<'a> Resolver<'a> {
         match expr.split_once('.')? {
             ("aws", "account_id") => Some(ACCOUNT_ID.to_owned()),
             ("aws", "region") => Some(self.region.to_owned()),
-            ("var", name) => self.resolve_within(self.stack.vars.get(name)?.value(), depth + 1),
+            // A sensitive value is not resolved: a finding would quote it.
+            ("var", name) => {
+                let var = self.stack.vars.get(name).filter(|v| !v.is_sensitive())?;
+                self.resolve_within(var.value(), depth + 1)
+            }
             _ => self.attribute(expr, depth),
         }
     }

@@ -49,7 +49,7 @@ impl StackDir {
             account_id: "123456789012".into(),
             region: "ap-northeast-2".into(),
             var_overrides: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
-            plain_http: false,
+            ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
         Engine::new(cloud, &NoEvents, 4).plan(expanded, &loaded.source, mode).await.unwrap()
