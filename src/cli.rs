@@ -87,6 +87,21 @@ pub enum Command {
         #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
         wait_timeout: Duration,
     },
+    /// Move a service of the stack back to the task definition revision
+    /// before the one it runs, and follow that rollout. The stack file is
+    /// not changed: the next plan shows the file's revision again.
+    Rollback {
+        stack: PathBuf,
+        /// The service's name.
+        service: String,
+        #[command(flatten)]
+        vars: InputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Give up following after this long (`90s`, `15m`, `1h`).
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        wait_timeout: Duration,
+    },
     /// Delete everything the stack owns, in reverse dependency order.
     Destroy {
         stack: PathBuf,

@@ -109,6 +109,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             }
         }
         Command::Wait { stack, vars, aws, wait_timeout } => wait(&stack, &vars, &aws, wait_timeout).await,
+        Command::Rollback { stack, service, vars, aws, wait_timeout } => {
+            rollback(&stack, &service, &vars, &aws, wait_timeout).await
+        }
         Command::Unlock { stack, id, aws } => unlock(&stack, &id, &aws).await,
         Command::Graph { stack, vars, format, plan, aws } => draw_graph(&stack, &vars, format, plan, &aws).await,
         Command::Destroy { stack, vars, aws, auto_approve, force_delete_buckets } => {
@@ -661,6 +664,59 @@ async fn wait(path: &Path, vars: &InputArgs, aws: &AwsArgs, timeout: Duration) -
     let options =
         FollowOptions { timeout, secrets: expanded.secrets, events_since: Some(since), ..FollowOptions::default() };
     Ok(follow_rollouts(&provider, watches, &options, &stop).await)
+}
+
+/// `berth rollback`: the service of the stack goes back one revision, and
+/// the rollout is followed.
+async fn rollback(path: &Path, service: &str, vars: &InputArgs, aws: &AwsArgs, timeout: Duration) -> Result<Exit> {
+    let Some(Connected { provider, expanded, .. }) = connect_and_expand(path, &Input::parse(vars)?, aws).await? else {
+        return Ok(Exit::Error);
+    };
+    let services = expanded.graph.nodes().iter().filter(|n| n.kind == berth_core::kind::Kind::EcsService);
+    let Some(node) = services.clone().find(|n| n.desired["name"] == service) else {
+        let names: Vec<&str> = services.filter_map(|n| n.desired["name"].as_str()).collect();
+        bail!("stack `{}` has no service `{service}` (its services: {})", expanded.stack, names.join(", "));
+    };
+    let cluster = node.desired["cluster"].as_str().unwrap_or_default().to_owned();
+    let request = berth_core::provider::NodeRequest {
+        stack: &expanded.stack,
+        address: &node.address,
+        kind: node.kind,
+        desired: &node.desired,
+    };
+    let live = provider.read(&request).await.map_err(anyhow::Error::msg)?;
+    let owner = live.as_ref().and_then(|l| l.tags.as_ref()).and_then(|t| t.get(berth_core::provider::STACK_TAG));
+    if owner.map(String::as_str) != Some(expanded.stack.as_str()) {
+        bail!(
+            "service {service} in cluster {cluster} is not one of stack `{}`'s; berth leaves it alone",
+            expanded.stack
+        );
+    }
+    let (from, to) = provider.roll_back(&cluster, service).await.map_err(anyhow::Error::msg)?;
+    let revision = berth_core::rollout::revision;
+    eprintln!("Moved {service} back from {} to {}.", revision(&from), revision(&to));
+    let target_groups = provider.services(&cluster, &[service.to_owned()]).await.map_err(anyhow::Error::msg)?;
+    let watch = Watch {
+        address: node.address.clone(),
+        cluster,
+        name: service.to_owned(),
+        task_definition: to.clone(),
+        target_groups: target_groups.into_iter().flat_map(|s| s.target_groups).collect(),
+    };
+    let options = FollowOptions {
+        timeout,
+        secrets: expanded.secrets.clone(),
+        events_since: Some(std::time::SystemTime::now()),
+        ..FollowOptions::default()
+    };
+    let stop = AtomicBool::new(false);
+    let exit = follow_rollouts(&provider, vec![watch], &options, &stop).await;
+    println!(
+        "The stack file still asks for what {} was: the next `berth plan` shows {service} moving back to it. \
+         Change the file (the image, say) before the next apply.",
+        revision(&from)
+    );
+    Ok(exit)
 }
 
 /// `berth graph`: offline from the file, or coloured by a fresh plan.

@@ -222,3 +222,30 @@ fn no_wait_ends_with_the_api_calls_and_the_timeout_is_a_failure() {
     assert_eq!(run.code, 1, "{}", said(&run));
     assert!(run.stdout.contains("the rollout did not finish within 5 s (0 of 1 tasks running)"), "{}", run.stdout);
 }
+
+#[test]
+fn rollback_moves_the_service_to_its_previous_revision() {
+    let moto = Moto::start();
+    let stack = reference_stack();
+    let stack = stack.to_str().unwrap();
+    run_berth(&moto.env(), &["apply", stack, "--auto-approve"]).expect(0);
+    // --no-wait: moto keeps the first task definition in the PRIMARY deployment (docs/moto.md).
+    let image = ["--var", "app_image=example-app:v2"];
+    run_berth(&moto.env(), &[&["apply", stack, "--auto-approve", "--no-wait"][..], &image[..]].concat()).expect(0);
+    let run = run_berth(&moto.env(), &["rollback", stack, SERVICE]);
+    assert_eq!(run.code, 0, "{}", said(&run));
+    assert!(
+        run.stderr.contains("Moved example-app-service back from example-app:2 to example-app:1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("Rollout complete"), "{}", run.stdout);
+    assert!(run.stdout.contains("the next `berth plan` shows example-app-service moving back"), "{}", run.stdout);
+    let plan =
+        run_berth(&moto.env(), &[&["plan", stack, "--format", "json", "--detailed-exitcode"][..], &image[..]].concat());
+    let plan = plan.expect(2).json();
+    assert!(common::changes(&plan).contains(&("services.example-app-service".to_owned(), "update".to_owned())));
+    let unknown = run_berth(&moto.env(), &["rollback", stack, "no-such-service"]);
+    assert_eq!(unknown.code, 1);
+    assert!(unknown.stderr.contains("has no service `no-such-service`"), "{}", unknown.stderr);
+}

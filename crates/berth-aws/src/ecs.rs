@@ -336,14 +336,14 @@ async fn put_cluster_capacity_providers(
 // ---------------------------------------------------------------- task definitions
 
 /// `family:revision` from a task definition ARN.
-fn family_revision(arn: &str) -> Option<(&str, i32)> {
+pub(crate) fn family_revision(arn: &str) -> Option<(&str, i32)> {
     let (family, revision) = arn.rsplit('/').next()?.rsplit_once(':')?;
     Some((family, revision.parse().ok()?))
 }
 
 /// ARNs of the family's ACTIVE revisions, newest first. The family prefix
 /// filter is a prefix on some implementations, so the family is matched exactly.
-async fn active_revisions(c: &Clients, family: &str) -> ProviderResult<Vec<String>> {
+pub(crate) async fn active_revisions(c: &Clients, family: &str) -> ProviderResult<Vec<String>> {
     let mut found = Vec::new();
     let mut pages = c
         .ecs

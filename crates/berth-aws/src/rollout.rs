@@ -1,10 +1,11 @@
 //! The reads a rollout is followed with ([`Rollouts`]): services (ten per
 //! DescribeServices call), stopped tasks, container instances, task sizes,
-//! target health and the tail of a container's awslogs stream.
+//! target health and the tail of a container's awslogs stream; and moving a
+//! service back to its previous revision (`berth rollback`).
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{ContainerInstanceStatus, DesiredStatus, Resource};
-use berth_core::provider::ProviderResult;
+use berth_core::provider::{ProviderError, ProviderResult};
 use berth_core::rollout::{
     Deployment, InstanceResources, Rollouts, ServiceEvent, ServiceStatus, StoppedContainer, StoppedTask, TargetState,
     TaskSize,
@@ -24,6 +25,29 @@ fn integer(resources: &[Resource], name: &str) -> i64 {
 
 fn last_part(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_owned()
+}
+
+impl AwsProvider {
+    /// Moves the service to the newest ACTIVE revision of its family older
+    /// than the one it is set to; returns (from, to) task definition ARNs.
+    pub async fn roll_back(&self, cluster: &str, service: &str) -> ProviderResult<(String, String)> {
+        let status = self.services(cluster, &[service.to_owned()]).await?.into_iter().next();
+        let status = status.ok_or_else(|| ProviderError::new(format!("no service {service} in cluster {cluster}")))?;
+        let current = status.task_definition;
+        let (family, revision) = crate::ecs::family_revision(&current)
+            .ok_or_else(|| ProviderError::new(format!("{service} runs `{current}`, not a task definition revision")))?;
+        let older = crate::ecs::active_revisions(&self.clients, family).await?;
+        let previous = older
+            .into_iter()
+            .filter_map(|arn| Some((crate::ecs::family_revision(&arn)?.1, arn)))
+            .filter(|(r, _)| *r < revision)
+            .max_by_key(|(r, _)| *r)
+            .map(|(_, arn)| arn)
+            .ok_or_else(|| ProviderError::new(format!("{family} has no ACTIVE revision before {revision}")))?;
+        let update = self.clients.ecs.update_service().cluster(cluster).service(service).task_definition(&previous);
+        update.send().await.map_err(aws_error)?;
+        Ok((current, previous))
+    }
 }
 
 #[async_trait]
