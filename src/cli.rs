@@ -102,6 +102,18 @@ pub enum Command {
         #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
         wait_timeout: Duration,
     },
+    /// Print the stack's outputs: where its listeners answer and how many
+    /// tasks each service runs.
+    Output {
+        stack: PathBuf,
+        #[command(flatten)]
+        vars: InputArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
     /// Delete everything the stack owns, in reverse dependency order.
     Destroy {
         stack: PathBuf,
@@ -196,6 +208,13 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+}
+
+/// Formats of `berth output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 /// Graph picture formats.

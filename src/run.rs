@@ -21,7 +21,7 @@ use berth_core::rollout::{FollowOptions, Outcome, Rollouts, Watch};
 use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
 use berth_render::Style;
 
-use crate::cli::{AwsArgs, Cli, Command, Format, GraphFormat, InputArgs};
+use crate::cli::{AwsArgs, Cli, Command, Format, GraphFormat, InputArgs, OutputFormat};
 use crate::redact;
 
 /// Process exit codes.
@@ -109,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             }
         }
         Command::Wait { stack, vars, aws, wait_timeout } => wait(&stack, &vars, &aws, wait_timeout).await,
+        Command::Output { stack, vars, aws, format } => output(&stack, &vars, &aws, format).await,
         Command::Rollback { stack, service, vars, aws, wait_timeout } => {
             rollback(&stack, &service, &vars, &aws, wait_timeout).await
         }
@@ -302,9 +303,14 @@ impl EventSink for Progress {
                     let _ = writeln!(err);
                 }
             }
+            Event::RolloutWaiting { waiting, elapsed } if self.live_counter => {
+                let _ = write!(err, "\r\x1b[2K{}", berth_render::waiting_line(waiting, *elapsed));
+            }
             _ => {
                 if let Some(line) = berth_render::event_line(&event, self.style) {
-                    let _ = writeln!(err, "{}", redact::scrub(&line));
+                    // A terminal's waiting line is cleared before a new fact is printed.
+                    let clear = if self.live_counter { "\r\x1b[2K" } else { "" };
+                    let _ = writeln!(err, "{clear}{}", redact::scrub(&line));
                 }
             }
         }
@@ -561,7 +567,10 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge, inter
     if !report.succeeded() {
         return Ok(Exit::Error);
     }
-    let Some(timeout) = request.follow else { return Ok(Exit::Ok) };
+    let Some(timeout) = request.follow else {
+        print!("{}", berth_render::outputs_text(&report.endpoints, &[]));
+        return Ok(Exit::Ok);
+    };
     let watches: Vec<Watch> = report
         .applied
         .iter()
@@ -574,7 +583,9 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge, inter
         events_since: Some(started),
         ..FollowOptions::default()
     };
-    Ok(follow_rollouts(&prepared.provider, watches, &options, &stop).await)
+    let (exit, counts) = follow_rollouts(&prepared.provider, watches, &options, &stop).await;
+    print!("{}", berth_render::outputs_text(&report.endpoints, &counts));
+    Ok(exit)
 }
 /// What a service's applied desired state says its rollout must end on.
 fn watch_of(address: &str, desired: &serde_json::Value) -> Option<Watch> {
@@ -596,29 +607,34 @@ fn watch_of(address: &str, desired: &serde_json::Value) -> Option<Watch> {
 }
 
 /// Follows the services' rollouts to their end, printing what happens;
-/// `Exit::Ok` only when every one is done.
+/// `Exit::Ok` only when every one is done, with the running and desired
+/// tasks of each that is.
 async fn follow_rollouts(
     provider: &AwsProvider,
     watches: Vec<Watch>,
     options: &FollowOptions,
     stop: &AtomicBool,
-) -> Exit {
+) -> (Exit, Vec<(String, i64, i64)>) {
     if watches.is_empty() {
-        return Exit::Ok;
+        return (Exit::Ok, Vec::new());
     }
     eprintln!(
         "Following the rollout of {} service(s), for up to {} (--no-wait skips this)...",
         watches.len(),
         humantime::format_duration(options.timeout)
     );
-    let progress = Progress { style: stderr_style(), live_counter: false };
+    let progress = Progress { style: stderr_style(), live_counter: std::io::stderr().is_terminal() };
     let outcomes = berth_core::rollout::follow(provider, watches, options, &progress, stop).await;
     print!("{}", redact::scrub(&berth_render::rollout_text(&outcomes, stdout_style())));
-    if outcomes.iter().all(|(_, o)| matches!(o, Outcome::Done { .. })) {
-        Exit::Ok
-    } else {
-        Exit::Error
-    }
+    let counts: Vec<(String, i64, i64)> = outcomes
+        .iter()
+        .filter_map(|(w, o)| match o {
+            Outcome::Done { running, desired } => Some((w.address.clone(), *running, *desired)),
+            Outcome::Failed(_) => None,
+        })
+        .collect();
+    let exit = if counts.len() == outcomes.len() { Exit::Ok } else { Exit::Error };
+    (exit, counts)
 }
 
 /// `berth wait`: follows the rollout of every service of the stack onto
@@ -663,7 +679,7 @@ async fn wait(path: &Path, vars: &InputArgs, aws: &AwsArgs, timeout: Duration) -
     let since = std::time::SystemTime::now() - Duration::from_secs(10 * 60);
     let options =
         FollowOptions { timeout, secrets: expanded.secrets, events_since: Some(since), ..FollowOptions::default() };
-    Ok(follow_rollouts(&provider, watches, &options, &stop).await)
+    Ok(follow_rollouts(&provider, watches, &options, &stop).await.0)
 }
 
 /// `berth rollback`: the service of the stack goes back one revision, and
@@ -710,13 +726,45 @@ async fn rollback(path: &Path, service: &str, vars: &InputArgs, aws: &AwsArgs, t
         ..FollowOptions::default()
     };
     let stop = AtomicBool::new(false);
-    let exit = follow_rollouts(&provider, vec![watch], &options, &stop).await;
+    let (exit, _) = follow_rollouts(&provider, vec![watch], &options, &stop).await;
     println!(
         "The stack file still asks for what {} was: the next `berth plan` shows {service} moving back to it. \
          Change the file (the image, say) before the next apply.",
         revision(&from)
     );
     Ok(exit)
+}
+
+/// `berth output`: the endpoints the stack's live load balancers give, and
+/// each service's running and desired tasks, read now.
+async fn output(path: &Path, vars: &InputArgs, aws: &AwsArgs, format: OutputFormat) -> Result<Exit> {
+    let input = Input::parse(vars)?;
+    let Some(Prepared { planned, provider, .. }) = make_plan(path, &input, aws, Mode::Apply, None).await? else {
+        return Ok(Exit::Error);
+    };
+    let mut services = Vec::new();
+    for node in planned.expanded().graph.nodes().iter().filter(|n| n.kind == berth_core::kind::Kind::EcsService) {
+        let (Some(cluster), Some(name)) = (node.desired["cluster"].as_str(), node.desired["name"].as_str()) else {
+            continue;
+        };
+        let live = provider.services(cluster, &[name.to_owned()]).await.map_err(anyhow::Error::msg)?;
+        if let Some(status) = live.first() {
+            services.push((node.address.clone(), status.running, status.desired));
+        }
+    }
+    let endpoints = &planned.plan.endpoints;
+    match format {
+        OutputFormat::Text => print!("{}", berth_render::outputs_text(endpoints, &services)),
+        OutputFormat::Json => {
+            let services: Vec<serde_json::Value> = services
+                .iter()
+                .map(|(a, r, d)| serde_json::json!({ "address": a, "running": r, "desired": d }))
+                .collect();
+            let json = serde_json::json!({ "stack": planned.plan.stack, "endpoints": endpoints, "services": services });
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+    }
+    Ok(Exit::Ok)
 }
 
 /// `berth graph`: offline from the file, or coloured by a fresh plan.

@@ -79,6 +79,18 @@ fn a_rollout_that_completes_is_followed_to_its_end() {
     assert_eq!(stderr.matches("has started 1 tasks").count(), 1, "events are shown once: {stderr}");
     assert!((3..=5).contains(&polls), "{polls} DescribeServices calls");
 
+    // The stack's outputs: the listener's URL and the running tasks.
+    assert!(run.stdout.contains("Outputs:\n  load_balancers.ecs-sample-alb.listeners[80]: http://"), "{}", run.stdout);
+    assert!(run.stdout.contains("services.example-app-service: 1/1 tasks running"), "{}", run.stdout);
+    let output = run_berth(&moto.env(), &["output", stack, "--format", "json"]).expect(0).json();
+    let url = output["endpoints"][0]["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with("http://") && url.contains("ecs-sample-alb"), "{output:#}");
+    assert_eq!(output["services"][0]["running"], 1, "{output:#}");
+    let plan = run_berth(&moto.env(), &["plan", stack, "--format", "json"]).expect(0).json();
+    assert_eq!(plan["endpoints"][0]["url"], url.as_str());
+    let comment = run_berth(&moto.env(), &["plan", stack, "--format", "markdown"]).expect(0).stdout;
+    assert!(comment.contains(&format!("Endpoints: <{url}>")), "{comment}");
+
     // `berth wait` follows a rollout started elsewhere: on moto the created
     // service's deployment is complete.
     let waited = run_berth(&moto.env(), &["wait", stack]);

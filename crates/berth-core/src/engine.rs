@@ -58,6 +58,12 @@ pub enum Event {
         address: String,
         message: String,
     },
+    /// Still waiting, after each poll: the services not yet done and how
+    /// long it has been (for a line a terminal updates in place).
+    RolloutWaiting {
+        waiting: Vec<String>,
+        elapsed: Duration,
+    },
     /// A service's rollout ended.
     RolloutEnded {
         address: String,
@@ -169,6 +175,8 @@ pub struct ApplyReport {
     /// The desired state, references resolved, of every resource created,
     /// updated or replaced (what a service now runs, for following its rollout).
     pub applied: Vec<(String, Kind, Value)>,
+    /// Where the stack's listeners answer after the apply.
+    pub endpoints: Vec<crate::outputs::Endpoint>,
 }
 
 impl ApplyReport {
@@ -455,6 +463,9 @@ impl<'a> Engine<'a> {
         }
         let mut plan = Plan::new(stack, mode, resources, diagnostics);
         plan.redact(&expanded.secrets);
+        if mode == Mode::Apply {
+            plan.endpoints = crate::outputs::endpoints(&expanded.graph, &shared.live_outputs);
+        }
         Ok(Planned { plan, expanded, nodes, orphans, live_outputs: shared.live_outputs })
     }
 
@@ -725,6 +736,7 @@ impl<'a> Engine<'a> {
         }
         if !reverse {
             self.delete_orphans(planned, &mut report).await;
+            report.endpoints = crate::outputs::endpoints(graph, &outputs);
         }
         report
     }

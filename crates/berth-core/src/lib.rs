@@ -19,6 +19,7 @@ pub mod load;
 pub mod memory;
 pub mod model;
 pub mod normalize;
+pub mod outputs;
 pub mod plan;
 pub mod provider;
 pub mod rollout;

@@ -113,6 +113,9 @@ pub struct Plan {
     pub summary: Summary,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
+    /// Where the stack's listeners answer, for load balancers that exist.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<crate::outputs::Endpoint>,
 }
 
 impl Plan {
@@ -128,7 +131,15 @@ impl Plan {
                 Action::Delete => summary.delete += 1,
             }
         }
-        Plan { format_version: FORMAT_VERSION.into(), stack: stack.into(), mode, resources, summary, diagnostics }
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            stack: stack.into(),
+            mode,
+            resources,
+            summary,
+            diagnostics,
+            endpoints: Vec::new(),
+        }
     }
 
     /// Resources that change.

@@ -385,6 +385,8 @@ pub async fn follow(
             break;
         }
         let elapsed = started.elapsed();
+        let waiting = followed.iter().filter(|f| f.outcome.is_none()).map(|f| f.watch.name.clone()).collect();
+        sink.event(Event::RolloutWaiting { waiting, elapsed });
         if elapsed >= options.timeout || stop.load(Ordering::SeqCst) {
             let why = if stop.load(Ordering::SeqCst) {
                 "not followed to the end: the run was interrupted".to_owned()

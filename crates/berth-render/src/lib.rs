@@ -190,6 +190,8 @@ pub fn event_line(event: &Event, style: Style) -> Option<String> {
             format!("  {address}: not {} because {blocked_by} failed", past(*action))
         }
         Event::Rollout { address, message } => format!("  {address}: {message}"),
+        // Only a terminal shows it, as a line updated in place.
+        Event::RolloutWaiting { .. } => return None,
         Event::RolloutEnded { address, outcome: Outcome::Done { running, desired } } => {
             style.paint("32", &format!("✓ {address}: rollout complete, {running} of {desired} tasks running"))
         }
@@ -234,6 +236,28 @@ pub fn rollout_text(outcomes: &[(Watch, Outcome)], style: Style) -> String {
         for line in why.lines() {
             let _ = writeln!(out, "    {line}");
         }
+    }
+    out
+}
+
+/// The waiting line a terminal updates in place while rollouts are followed.
+pub fn waiting_line(waiting: &[String], elapsed: Duration) -> String {
+    format!("  waiting for {} ({})", waiting.join(", "), seconds(elapsed))
+}
+
+/// The stack's outputs after an apply: where its listeners answer, and how
+/// many tasks each followed service runs.
+pub fn outputs_text(endpoints: &[berth_core::outputs::Endpoint], services: &[(String, i64, i64)]) -> String {
+    let mut out = String::new();
+    if endpoints.is_empty() && services.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\nOutputs:");
+    for endpoint in endpoints {
+        let _ = writeln!(out, "  {}: {}", endpoint.address, endpoint.url);
+    }
+    for (address, running, desired) in services {
+        let _ = writeln!(out, "  {address}: {running}/{desired} tasks running");
     }
     out
 }

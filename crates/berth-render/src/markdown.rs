@@ -199,7 +199,17 @@ fn head(plan: &Plan) -> String {
         Mode::Apply => "berth plan",
         Mode::Destroy => "berth destroy plan",
     };
-    format!("{}\n## {title} for {}\n\n**{}**\n\n", comment_marker(&plan.stack), code(&plan.stack), summary_line(plan))
+    let mut head = format!(
+        "{}\n## {title} for {}\n\n**{}**\n\n",
+        comment_marker(&plan.stack),
+        code(&plan.stack),
+        summary_line(plan)
+    );
+    if !plan.endpoints.is_empty() {
+        let urls: Vec<String> = plan.endpoints.iter().map(|e| format!("<{}>", e.url)).collect();
+        head.push_str(&format!("Endpoints: {}\n\n", urls.join(", ")));
+    }
+    head
 }
 
 /// The alert shown first when the plan deletes or replaces anything.
