@@ -83,9 +83,8 @@ pub enum Command {
         vars: InputArgs,
         #[command(flatten)]
         aws: AwsArgs,
-        /// Give up after this long (`90s`, `15m`, `1h`).
-        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
-        wait_timeout: Duration,
+        #[command(flatten)]
+        timeout: TimeoutArgs,
     },
     /// Move a service of the stack back to the task definition revision
     /// before the one it runs, and follow that rollout. The stack file is
@@ -98,9 +97,8 @@ pub enum Command {
         vars: InputArgs,
         #[command(flatten)]
         aws: AwsArgs,
-        /// Give up following after this long (`90s`, `15m`, `1h`).
-        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
-        wait_timeout: Duration,
+        #[command(flatten)]
+        timeout: TimeoutArgs,
     },
     /// Print the stack's outputs: where its listeners answer and how many
     /// tasks each service runs.
@@ -160,6 +158,13 @@ pub struct WaitArgs {
     /// End when the API calls are done, without following the rollout.
     #[arg(long)]
     pub no_wait: bool,
+    #[command(flatten)]
+    pub timeout: TimeoutArgs,
+}
+
+/// How long a rollout is followed.
+#[derive(Debug, Args)]
+pub struct TimeoutArgs {
     /// Give up following a rollout after this long (`90s`, `15m`, `1h`).
     #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
     pub wait_timeout: Duration,

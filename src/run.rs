@@ -85,7 +85,7 @@ pub async fn run(cli: Cli) -> Result<Exit> {
             Ok(if detailed_exitcode && plan.summary.has_changes() { Exit::Changes } else { Exit::Ok })
         }
         Command::Apply { stack, vars, aws, auto_approve, wait } => {
-            let follow = (!wait.no_wait).then_some(wait.wait_timeout);
+            let follow = (!wait.no_wait).then_some(wait.timeout.wait_timeout);
             match read_saved_plan(&stack)? {
                 Some(saved) => {
                     let mut input = Input::parse(&vars)?;
@@ -108,10 +108,10 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 }
             }
         }
-        Command::Wait { stack, vars, aws, wait_timeout } => wait(&stack, &vars, &aws, wait_timeout).await,
+        Command::Wait { stack, vars, aws, timeout } => wait(&stack, &vars, &aws, timeout.wait_timeout).await,
         Command::Output { stack, vars, aws, format } => output(&stack, &vars, &aws, format).await,
-        Command::Rollback { stack, service, vars, aws, wait_timeout } => {
-            rollback(&stack, &service, &vars, &aws, wait_timeout).await
+        Command::Rollback { stack, service, vars, aws, timeout } => {
+            rollback(&stack, &service, &vars, &aws, timeout.wait_timeout).await
         }
         Command::Unlock { stack, id, aws } => unlock(&stack, &id, &aws).await,
         Command::Graph { stack, vars, format, plan, aws } => draw_graph(&stack, &vars, format, plan, &aws).await,

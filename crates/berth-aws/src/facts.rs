@@ -3,44 +3,23 @@
 //! never read: DescribeSecret only says it exists.
 
 use async_trait::async_trait;
-use aws_sdk_ecs::types::{ContainerInstanceStatus, Resource};
 use berth_core::check::{Facts, Registered};
 use berth_core::kind::Kind;
 use berth_core::provider::{NodeRequest, Provider, ProviderResult};
+use berth_core::rollout::Rollouts;
 use serde_json::Value;
 
 use crate::util::absent_on;
 use crate::{aws_error, AwsProvider};
 
-fn integer(resources: &[Resource], name: &str) -> i64 {
-    resources.iter().find(|r| r.name() == Some(name)).map(|r| i64::from(r.integer_value())).unwrap_or_default()
-}
-
 #[async_trait]
 impl Facts for AwsProvider {
     async fn registered_instances(&self, cluster: &str) -> ProviderResult<Vec<Registered>> {
-        let ecs = &self.clients.ecs;
-        let listed =
-            ecs.list_container_instances().cluster(cluster).status(ContainerInstanceStatus::Active).send().await;
-        let Some(listed) = absent_on(listed, &["ClusterNotFoundException"])? else { return Ok(Vec::new()) };
-        if listed.container_instance_arns().is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(listed.container_instance_arns().to_vec()))
-            .send()
-            .await
-            .map_err(aws_error)?;
-        Ok(described
-            .container_instances()
-            .iter()
-            .map(|i| Registered {
-                instance: i.ec2_instance_id().unwrap_or("unknown instance").to_owned(),
-                memory_mib: integer(i.registered_resources(), "MEMORY"),
-                cpu_units: integer(i.registered_resources(), "CPU"),
-            })
+        // The same reads a rollout explains a placement failure with.
+        let instances = Rollouts::instances(self, cluster).await?;
+        Ok(instances
+            .into_iter()
+            .map(|i| Registered { instance: i.instance, memory_mib: i.registered_memory, cpu_units: i.registered_cpu })
             .collect())
     }
 
