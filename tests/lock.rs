@@ -35,14 +35,7 @@ async fn a_held_lock_refuses_and_unlock_removes_it() {
     let s3 = lock_bucket(&moto).await;
     let stack = reference_stack();
     let stack = stack.to_str().unwrap();
-    let stale = r#"{"id":"deadbeef","stack":"ecs-sample","who":"ci@runner-7","operation":"apply","since":1}"#;
-    s3.put_object()
-        .bucket("berth-locks")
-        .key("ecs-sample.json")
-        .body(stale.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_stale_lock(&s3).await;
 
     let refused = berth(&moto, &["apply", stack, "--auto-approve", "--lock", LOCK]).expect(1);
     assert!(refused.stderr.contains("is locked by ci@runner-7"), "{}", refused.stderr);

@@ -496,6 +496,11 @@ impl<'a> Engine<'a> {
             let req = NodeRequest { stack, address: &d.address, kind: d.kind, desired: &d.identity };
             let live = self.provider.read(&req).await.map_err(|e| format!("{}: {}", d.address, e.message))?;
             let Some(live) = live.filter(|live| owner(live) == Some(stack)) else { return Ok(None) };
+            // Never the resource a node of the file reads as its own.
+            let own = graph.index_of(&d.address).and_then(|i| nodes[i].live.as_ref());
+            if own.is_some_and(|own| same_resource(own, &live)) {
+                return Ok(None);
+            }
             let mut desired = live.state.clone();
             if let (Some(fields), Some(identity)) = (desired.as_object_mut(), d.identity.as_object()) {
                 for (k, v) in identity {
@@ -522,19 +527,7 @@ impl<'a> Engine<'a> {
         .buffered(self.parallelism.max(1))
         .collect::<Vec<_>>()
         .await;
-        let mut tagged = Vec::new();
-        for read in reads {
-            let Some(t) = read? else { continue };
-            // Never the resource a node of the file reads as its own.
-            let own = graph
-                .index_of(t.orphan.address.split(" (was ").next().unwrap_or_default())
-                .and_then(|i| nodes[i].live.as_ref());
-            if own.is_some_and(|own| same_resource(own, &t.orphan.live)) {
-                continue;
-            }
-            tagged.push(t);
-        }
-        Ok(tagged)
+        reads.into_iter().filter_map(Result::transpose).collect()
     }
 
     /// Deletes resources removed from the file, one at a time in teardown order.
