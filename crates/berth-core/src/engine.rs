@@ -803,27 +803,14 @@ impl<'a> Engine<'a> {
 /// Outputs of a resource yet to be created that follow from its desired
 /// state, so the plan can show them instead of "(known after apply)".
 fn predicted_outputs(kind: Kind, desired: &Value) -> Outputs {
-    let mut outputs = Outputs::new();
-    let known = |field: &str| desired.get(field).filter(|v| !contains_unknown(v)).cloned();
-    if kind.taggable() && kind != Kind::TaskDefinition {
-        if let Some(name) = known("name") {
-            outputs.insert("name".into(), name);
-        }
-    }
-    match kind {
-        Kind::S3Bucket => {
-            if let Some(Value::String(name)) = known("name") {
-                outputs.insert("arn".into(), Value::from(format!("arn:aws:s3:::{name}")));
-            }
-        }
-        Kind::TaskDefinition => {
-            if let Some(family) = known("family") {
-                outputs.insert("family".into(), family);
-            }
-        }
-        _ => {}
-    }
-    outputs
+    let known: serde_json::Map<String, Value> = desired
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !contains_unknown(v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (kind.spec().predicted_outputs)(&known)
 }
 
 /// The stack a live resource's tags say owns it.

@@ -1,217 +1,413 @@
 //! The kinds of AWS resources a stack expands into, and what the engine must
-//! know about each one without talking to AWS.
+//! know about each one without talking to AWS: one [`KindSpec`] per kind,
+//! kept in [`Kind::spec`]. Adding a kind means one variant in [`kinds!`], one
+//! row in `Kind::spec`, and the provider's handler (see docs/contributing.md).
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-/// One kind of node in the resource graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
+use crate::normalize;
+use crate::provider::Outputs;
+
+/// Declares [`Kind`] and [`Kind::ALL`] from one list, so that the list of
+/// every kind cannot miss one.
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $kind:ident,)*) => {
+        /// One kind of node in the resource graph.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl Kind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [Kind] = &[$(Kind::$kind,)*];
+        }
+    };
+}
+
+kinds! {
     /// Data: the VPC and subnets the stack runs in.
     Network,
     /// Data: a public SSM parameter (the ECS-optimized AMI id).
     SsmParameter,
+    /// An EC2 key pair imported from a public key.
     KeyPair,
+    /// A VPC security group.
     SecurityGroup,
+    /// One ingress rule of a security group.
     SecurityGroupIngress,
+    /// A customer managed IAM policy.
     IamPolicy,
+    /// An IAM role with its trust policy.
     IamRole,
+    /// A managed policy attached to a role.
     IamRolePolicyAttachment,
+    /// An inline policy of a role.
     IamRoleInlinePolicy,
+    /// An instance profile holding a role.
     IamInstanceProfile,
+    /// An S3 bucket.
     S3Bucket,
+    /// A bucket's public access block.
     S3PublicAccessBlock,
+    /// A bucket's policy.
     S3BucketPolicy,
+    /// An object berth writes into a bucket (an env file).
     S3Object,
+    /// A CloudWatch Logs group.
     LogGroup,
+    /// An EC2 launch template for container instances.
     LaunchTemplate,
+    /// An EC2 auto scaling group of container instances.
     AutoscalingGroup,
+    /// An ECS capacity provider backed by an auto scaling group.
     CapacityProvider,
+    /// An ECS cluster.
     EcsCluster,
+    /// The capacity providers associated with a cluster.
     ClusterCapacityProviders,
+    /// An ECS task definition family (each change registers a revision).
     TaskDefinition,
+    /// An ELB target group.
     TargetGroup,
+    /// An application load balancer.
     LoadBalancer,
+    /// A load balancer listener.
     Listener,
+    /// An ECS service.
     EcsService,
 }
 
+/// How a resource that must be replaced is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplaceOrder {
+    /// Delete the old one, then create the new one (a name can be reused).
+    DeleteFirst,
+    /// Create the new one, move dependents to it, then delete the old one:
+    /// for kinds AWS refuses to delete while something uses them.
+    CreateFirst,
+}
+
+/// What berth knows about one kind without talking to AWS.
+#[derive(Debug)]
+pub struct KindSpec {
+    /// The snake_case name used in plans and docs.
+    pub name: &'static str,
+    /// Data sources are read, never created, updated or deleted.
+    pub data: bool,
+    /// Whether the AWS resource carries tags; untagged kinds are owned
+    /// through their parent node.
+    pub taggable: bool,
+    /// Desired-state fields whose change AWS cannot apply in place. For the
+    /// kinds that live inside another they also tell one item from another.
+    pub replace_fields: &'static [&'static str],
+    /// How a replacement is ordered.
+    pub replace_order: ReplaceOrder,
+    /// Outputs that take a new value when the node is updated in place, so
+    /// dependents that use them see "(known after apply)" in a plan.
+    pub renewed_by_update: &'static [&'static str],
+    /// A note shown in the plan for an in-place update.
+    pub update_note: Option<&'static str>,
+    /// Order in which resources found only by their tags are deleted (lower
+    /// first): dependents before what they depend on.
+    pub teardown_rank: u8,
+    /// Kinds without tags of their own that live inside a resource of this
+    /// kind and are managed exactly: the provider lists the live ones
+    /// ([`crate::provider::Provider::children`]) and any the file does not
+    /// declare is deleted.
+    pub children: &'static [Kind],
+    /// Brings the fields of a desired or live state to canonical form
+    /// (after nulls are dropped), so that AWS's spelling of a value is no change.
+    pub normalize: fn(&mut Map<String, Value>),
+    /// Outputs of a resource yet to be created that follow from its known
+    /// desired fields, so a plan can show them instead of "(known after apply)".
+    pub predicted_outputs: fn(&Map<String, Value>) -> Outputs,
+}
+
+/// A spec's defaults: a managed, tagged resource named by `name`, replaced
+/// by deleting it first, normalized as written.
+const BASE: KindSpec = KindSpec {
+    name: "",
+    data: false,
+    taggable: true,
+    replace_fields: &["name"],
+    replace_order: ReplaceOrder::DeleteFirst,
+    renewed_by_update: &[],
+    update_note: None,
+    teardown_rank: 10,
+    children: &[],
+    normalize: normalize::as_written,
+    predicted_outputs: predict_name,
+};
+
+/// Untagged parts of another resource.
+const PART: KindSpec = KindSpec { taggable: false, predicted_outputs: predict_nothing, ..BASE };
+
+fn predict_nothing(_: &Map<String, Value>) -> Outputs {
+    Outputs::new()
+}
+
+fn predict_name(known: &Map<String, Value>) -> Outputs {
+    known.get("name").map(|name| Outputs::from([("name".to_owned(), name.clone())])).unwrap_or_default()
+}
+
+fn predict_bucket(known: &Map<String, Value>) -> Outputs {
+    let mut outputs = predict_name(known);
+    if let Some(Value::String(name)) = known.get("name") {
+        outputs.insert("arn".into(), Value::from(format!("arn:aws:s3:::{name}")));
+    }
+    outputs
+}
+
+fn predict_family(known: &Map<String, Value>) -> Outputs {
+    known.get("family").map(|family| Outputs::from([("family".to_owned(), family.clone())])).unwrap_or_default()
+}
+
 impl Kind {
+    /// Everything berth knows about this kind: one row per kind.
+    pub fn spec(self) -> &'static KindSpec {
+        use Kind::*;
+        match self {
+            Network => &KindSpec { name: "network", data: true, replace_fields: &[], teardown_rank: 18, ..PART },
+            SsmParameter => {
+                &KindSpec { name: "ssm_parameter", data: true, replace_fields: &[], teardown_rank: 18, ..PART }
+            }
+            KeyPair => &KindSpec { name: "key_pair", replace_fields: &["name", "public_key"], ..BASE },
+            SecurityGroup => &KindSpec {
+                name: "security_group",
+                replace_fields: &["name", "description", "vpc_id"],
+                children: &[SecurityGroupIngress],
+                ..BASE
+            },
+            SecurityGroupIngress => &KindSpec {
+                name: "security_group_ingress",
+                replace_fields: &[
+                    "group_id",
+                    "protocol",
+                    "from_port",
+                    "to_port",
+                    "cidr",
+                    "source_group_id",
+                    "cidr_ipv6",
+                    "prefix_list_id",
+                ],
+                teardown_rank: 9,
+                normalize: normalize::ingress_rule,
+                ..PART
+            },
+            IamPolicy => &KindSpec {
+                name: "iam_policy",
+                teardown_rank: 17,
+                // Attachments of the file's policies to roles the file does not declare.
+                children: &[IamRolePolicyAttachment],
+                normalize: normalize::policy_document,
+                ..BASE
+            },
+            IamRole => &KindSpec {
+                name: "iam_role",
+                teardown_rank: 16,
+                children: &[IamRolePolicyAttachment, IamRoleInlinePolicy],
+                normalize: normalize::trust_policy,
+                ..BASE
+            },
+            IamRolePolicyAttachment => &KindSpec {
+                name: "iam_role_policy_attachment",
+                replace_fields: &["role", "policy_arn"],
+                teardown_rank: 15,
+                ..PART
+            },
+            IamRoleInlinePolicy => &KindSpec {
+                name: "iam_role_inline_policy",
+                replace_fields: &["role", "name"],
+                teardown_rank: 15,
+                normalize: normalize::policy_document,
+                ..PART
+            },
+            IamInstanceProfile => &KindSpec { name: "iam_instance_profile", teardown_rank: 14, ..BASE },
+            S3Bucket => &KindSpec {
+                name: "s3_bucket",
+                teardown_rank: 13,
+                children: &[S3PublicAccessBlock, S3BucketPolicy, S3Object],
+                predicted_outputs: predict_bucket,
+                ..BASE
+            },
+            S3PublicAccessBlock => {
+                &KindSpec { name: "s3_public_access_block", replace_fields: &["bucket"], teardown_rank: 12, ..PART }
+            }
+            S3BucketPolicy => &KindSpec {
+                name: "s3_bucket_policy",
+                replace_fields: &["bucket"],
+                teardown_rank: 12,
+                normalize: normalize::bucket_policy,
+                ..PART
+            },
+            S3Object => &KindSpec { name: "s3_object", replace_fields: &["bucket", "key"], teardown_rank: 11, ..PART },
+            LogGroup => &KindSpec { name: "log_group", ..BASE },
+            LaunchTemplate => &KindSpec {
+                name: "launch_template",
+                renewed_by_update: &["latest_version"],
+                update_note: Some("creates a new launch template version and makes it the default"),
+                teardown_rank: 5,
+                normalize: normalize::launch_template,
+                ..BASE
+            },
+            AutoscalingGroup => &KindSpec {
+                name: "autoscaling_group",
+                teardown_rank: 4,
+                normalize: normalize::autoscaling_group,
+                ..BASE
+            },
+            CapacityProvider => &KindSpec {
+                name: "capacity_provider",
+                replace_fields: &["name", "autoscaling_group_arn"],
+                teardown_rank: 3,
+                ..BASE
+            },
+            EcsCluster => {
+                &KindSpec { name: "ecs_cluster", teardown_rank: 6, children: &[ClusterCapacityProviders], ..BASE }
+            }
+            ClusterCapacityProviders => &KindSpec {
+                name: "cluster_capacity_providers",
+                replace_fields: &["cluster"],
+                teardown_rank: 2,
+                normalize: normalize::cluster_capacity_providers,
+                ..PART
+            },
+            TaskDefinition => &KindSpec {
+                name: "task_definition",
+                replace_fields: &["family"],
+                renewed_by_update: &["arn", "revision"],
+                update_note: Some(
+                    "task definitions are immutable: registers a new revision, and services using it move to it",
+                ),
+                teardown_rank: 6,
+                normalize: normalize::task_definition,
+                predicted_outputs: predict_family,
+                ..BASE
+            },
+            TargetGroup => &KindSpec {
+                name: "target_group",
+                replace_fields: &["name", "protocol", "port", "vpc_id", "target_type"],
+                teardown_rank: 8,
+                ..BASE
+            },
+            LoadBalancer => &KindSpec {
+                name: "load_balancer",
+                replace_fields: &["name", "scheme", "type"],
+                teardown_rank: 7,
+                normalize: normalize::load_balancer,
+                ..BASE
+            },
+            Listener => {
+                &KindSpec { name: "listener", replace_fields: &["load_balancer_arn", "port"], teardown_rank: 1, ..BASE }
+            }
+            EcsService => &KindSpec {
+                name: "ecs_service",
+                replace_fields: &["name", "cluster", "launch_type"],
+                teardown_rank: 0,
+                ..BASE
+            },
+        }
+    }
+
     /// Data sources are read, never created, updated or deleted.
     pub fn is_data(self) -> bool {
-        matches!(self, Kind::Network | Kind::SsmParameter)
+        self.spec().data
     }
 
     /// Whether the AWS resource carries tags; untagged kinds are owned through
     /// their parent node.
     pub fn taggable(self) -> bool {
-        use Kind::*;
-        matches!(
-            self,
-            KeyPair
-                | SecurityGroup
-                | IamPolicy
-                | IamRole
-                | IamInstanceProfile
-                | S3Bucket
-                | LogGroup
-                | LaunchTemplate
-                | AutoscalingGroup
-                | CapacityProvider
-                | EcsCluster
-                | TaskDefinition
-                | TargetGroup
-                | LoadBalancer
-                | Listener
-                | EcsService
-        )
+        self.spec().taggable
     }
 
     /// Desired-state fields whose change AWS cannot apply in place.
     pub fn replace_fields(self) -> &'static [&'static str] {
-        use Kind::*;
-        match self {
-            KeyPair => &["name", "public_key"],
-            SecurityGroup => &["name", "description", "vpc_id"],
-            SecurityGroupIngress => &[
-                "group_id",
-                "protocol",
-                "from_port",
-                "to_port",
-                "cidr",
-                "source_group_id",
-                "cidr_ipv6",
-                "prefix_list_id",
-            ],
-            IamRolePolicyAttachment => &["role", "policy_arn"],
-            IamRoleInlinePolicy => &["role", "name"],
-            IamInstanceProfile => &["name"],
-            S3Bucket => &["name"],
-            S3BucketPolicy | S3PublicAccessBlock => &["bucket"],
-            S3Object => &["bucket", "key"],
-            LogGroup => &["name"],
-            LaunchTemplate => &["name"],
-            AutoscalingGroup => &["name"],
-            CapacityProvider => &["name", "autoscaling_group_arn"],
-            EcsCluster => &["name"],
-            ClusterCapacityProviders => &["cluster"],
-            TargetGroup => &["name", "protocol", "port", "vpc_id", "target_type"],
-            LoadBalancer => &["name", "scheme", "type"],
-            Listener => &["load_balancer_arn", "port"],
-            EcsService => &["name", "cluster", "launch_type"],
-            IamPolicy | IamRole => &["name"],
-            TaskDefinition => &["family"],
-            Network | SsmParameter => &[],
-        }
+        self.spec().replace_fields
     }
 
-    /// Kinds without tags of their own that live inside a resource of this
-    /// kind and are managed exactly: the provider lists the live ones
-    /// ([`crate::provider::Provider::children`]) and any the file does not
-    /// declare is deleted.
+    /// Kinds managed exactly inside a resource of this kind ([`KindSpec::children`]).
     pub fn child_kinds(self) -> &'static [Kind] {
-        use Kind::*;
-        match self {
-            SecurityGroup => &[SecurityGroupIngress],
-            IamRole => &[IamRolePolicyAttachment, IamRoleInlinePolicy],
-            // Attachments of the file's policies to roles the file does not declare.
-            IamPolicy => &[IamRolePolicyAttachment],
-            S3Bucket => &[S3PublicAccessBlock, S3BucketPolicy, S3Object],
-            EcsCluster => &[ClusterCapacityProviders],
-            _ => &[],
-        }
+        self.spec().children
     }
 
     /// The fields that tell one child of this kind from another: two states
     /// with the same values here are the same AWS item. For the kinds that
     /// live inside another these are the fields a change of which replaces it.
     pub fn identity_fields(self) -> &'static [&'static str] {
-        self.replace_fields()
+        self.spec().replace_fields
     }
 
-    /// Outputs that take a new value when the node is updated in place, so
-    /// dependents that use them see "(known after apply)" in a plan.
+    /// Outputs that take a new value when the node is updated in place.
     pub fn outputs_renewed_by_update(self) -> &'static [&'static str] {
-        match self {
-            Kind::TaskDefinition => &["arn", "revision"],
-            Kind::LaunchTemplate => &["latest_version"],
-            _ => &[],
-        }
+        self.spec().renewed_by_update
     }
 
     /// A note shown in the plan for an in-place update of this kind.
     pub fn update_note(self) -> Option<&'static str> {
-        match self {
-            Kind::TaskDefinition => {
-                Some("task definitions are immutable: registers a new revision, and services using it move to it")
-            }
-            Kind::LaunchTemplate => Some("creates a new launch template version and makes it the default"),
-            _ => None,
-        }
+        self.spec().update_note
     }
 
-    /// Order in which resources found only by their tags are deleted (lower
-    /// first): dependents before what they depend on.
+    /// Order in which resources found only by their tags are deleted (lower first).
     pub fn teardown_rank(self) -> u8 {
-        use Kind::*;
-        match self {
-            EcsService => 0,
-            Listener => 1,
-            ClusterCapacityProviders => 2,
-            CapacityProvider => 3,
-            AutoscalingGroup => 4,
-            LaunchTemplate => 5,
-            EcsCluster | TaskDefinition => 6,
-            LoadBalancer => 7,
-            TargetGroup => 8,
-            SecurityGroupIngress => 9,
-            SecurityGroup | KeyPair | LogGroup => 10,
-            S3Object => 11,
-            S3BucketPolicy | S3PublicAccessBlock => 12,
-            S3Bucket => 13,
-            IamInstanceProfile => 14,
-            IamRoleInlinePolicy | IamRolePolicyAttachment => 15,
-            IamRole => 16,
-            IamPolicy => 17,
-            Network | SsmParameter => 18,
-        }
+        self.spec().teardown_rank
     }
 
     /// The snake_case name used in plans and docs.
     pub fn as_str(self) -> &'static str {
-        use Kind::*;
-        match self {
-            Network => "network",
-            SsmParameter => "ssm_parameter",
-            KeyPair => "key_pair",
-            SecurityGroup => "security_group",
-            SecurityGroupIngress => "security_group_ingress",
-            IamPolicy => "iam_policy",
-            IamRole => "iam_role",
-            IamRolePolicyAttachment => "iam_role_policy_attachment",
-            IamRoleInlinePolicy => "iam_role_inline_policy",
-            IamInstanceProfile => "iam_instance_profile",
-            S3Bucket => "s3_bucket",
-            S3PublicAccessBlock => "s3_public_access_block",
-            S3BucketPolicy => "s3_bucket_policy",
-            S3Object => "s3_object",
-            LogGroup => "log_group",
-            LaunchTemplate => "launch_template",
-            AutoscalingGroup => "autoscaling_group",
-            CapacityProvider => "capacity_provider",
-            EcsCluster => "ecs_cluster",
-            ClusterCapacityProviders => "cluster_capacity_providers",
-            TaskDefinition => "task_definition",
-            TargetGroup => "target_group",
-            LoadBalancer => "load_balancer",
-            Listener => "listener",
-            EcsService => "ecs_service",
-        }
+        self.spec().name
     }
 }
 
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_name_matching_its_serde_name() {
+        let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        for kind in Kind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), Value::from(kind.as_str()));
+        }
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len());
+    }
+
+    #[test]
+    fn children_are_untagged_parts_and_data_is_untagged() {
+        for kind in Kind::ALL {
+            for child in kind.child_kinds() {
+                assert!(!child.taggable(), "{child} is listed as a child of {kind} but carries tags");
+            }
+            if kind.is_data() {
+                assert!(!kind.taggable() && kind.replace_fields().is_empty(), "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn teardown_removes_dependents_before_what_they_use() {
+        use Kind::*;
+        for (first, then) in [
+            (EcsService, Listener),
+            (Listener, TargetGroup),
+            (CapacityProvider, AutoscalingGroup),
+            (AutoscalingGroup, LaunchTemplate),
+            (S3Object, S3Bucket),
+            (IamRolePolicyAttachment, IamRole),
+            (IamRole, IamPolicy),
+        ] {
+            assert!(first.teardown_rank() < then.teardown_rank(), "{first} before {then}");
+        }
     }
 }

@@ -7,31 +7,51 @@ use serde_json::{Map, Value};
 
 use crate::kind::Kind;
 
-/// The canonical form of a node's state.
+/// The canonical form of a node's state: nulls dropped, then the kind's own
+/// normalization ([`crate::kind::KindSpec::normalize`]).
 pub fn normalize(kind: Kind, state: &Value) -> Value {
     let mut state = drop_nulls(state);
-    let Some(fields) = state.as_object_mut() else { return state };
-    match kind {
-        Kind::IamPolicy | Kind::IamRoleInlinePolicy => map_field(fields, "document", policy),
-        Kind::IamRole => map_field(fields, "assume_role_policy", policy),
-        Kind::S3BucketPolicy => map_field(fields, "policy", policy),
-        Kind::LaunchTemplate => sort_field(fields, "security_group_ids"),
-        Kind::AutoscalingGroup => sort_field(fields, "subnet_ids"),
-        Kind::LoadBalancer => {
-            sort_field(fields, "subnet_ids");
-            sort_field(fields, "security_group_ids");
-        }
-        Kind::ClusterCapacityProviders => sort_field(fields, "capacity_providers"),
-        Kind::SecurityGroupIngress => all_traffic_ports(fields),
-        Kind::TaskDefinition => task_definition(fields),
-        _ => {}
+    if let Some(fields) = state.as_object_mut() {
+        (kind.spec().normalize)(fields);
     }
     state
 }
 
+/// Kinds whose state AWS returns as it was sent.
+pub(crate) fn as_written(_: &mut Map<String, Value>) {}
+
+pub(crate) fn policy_document(fields: &mut Map<String, Value>) {
+    map_field(fields, "document", policy);
+}
+
+pub(crate) fn trust_policy(fields: &mut Map<String, Value>) {
+    map_field(fields, "assume_role_policy", policy);
+}
+
+pub(crate) fn bucket_policy(fields: &mut Map<String, Value>) {
+    map_field(fields, "policy", policy);
+}
+
+pub(crate) fn launch_template(fields: &mut Map<String, Value>) {
+    sort_field(fields, "security_group_ids");
+}
+
+pub(crate) fn autoscaling_group(fields: &mut Map<String, Value>) {
+    sort_field(fields, "subnet_ids");
+}
+
+pub(crate) fn load_balancer(fields: &mut Map<String, Value>) {
+    sort_field(fields, "subnet_ids");
+    sort_field(fields, "security_group_ids");
+}
+
+pub(crate) fn cluster_capacity_providers(fields: &mut Map<String, Value>) {
+    sort_field(fields, "capacity_providers");
+}
+
 /// An all-protocols rule covers every port: AWS reads its ports back as -1
 /// whatever was sent, so the ports say nothing.
-fn all_traffic_ports(fields: &mut Map<String, Value>) {
+pub(crate) fn ingress_rule(fields: &mut Map<String, Value>) {
     if fields.get("protocol").and_then(Value::as_str) == Some("-1") {
         fields.insert("from_port".into(), Value::from(-1));
         fields.insert("to_port".into(), Value::from(-1));
@@ -177,7 +197,7 @@ const EMPTY_MEANS_UNSET: &[&str] = &[
     "volumes_from",
 ];
 
-fn task_definition(fields: &mut Map<String, Value>) {
+pub(crate) fn task_definition(fields: &mut Map<String, Value>) {
     let network_mode = fields.get("network_mode").and_then(Value::as_str).unwrap_or("bridge").to_owned();
     fields.insert("network_mode".into(), Value::from(network_mode.clone()));
     sort_field(fields, "requires_compatibilities");
