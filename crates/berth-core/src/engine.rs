@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::diag::{Diagnostic, Severity};
 use crate::expand::Expanded;
 use crate::graph::{Graph, Node, REF_PREFIX};
+use crate::interpolate::{pieces, Piece};
 use crate::kind::Kind;
 use crate::load::Source;
 use crate::normalize::normalize;
@@ -216,26 +217,22 @@ fn resolve_string(s: &str, outputs: &HashMap<String, Outputs>) -> Value {
         }
     }
     let mut out = String::new();
-    let mut rest = s;
-    while let Some(start) = rest.find(REF_PREFIX) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + REF_PREFIX.len()..];
-        let end = after.find('}').unwrap_or(after.len());
-        if rest[start..].starts_with(crate::graph::LITERAL_DOLLAR_BRACE) {
-            out.push_str("${");
-            rest = &after[end + 1..];
-            continue;
+    for piece in pieces(s, REF_PREFIX) {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Expr(LITERAL) => out.push_str("${"),
+            Piece::Expr(inner) | Piece::Unclosed(inner) => match lookup(inner, outputs) {
+                Some(Value::String(v)) => out.push_str(v),
+                Some(other) => out.push_str(&other.to_string()),
+                None => return Value::from(UNKNOWN),
+            },
         }
-        match lookup(&after[..end], outputs) {
-            Some(Value::String(v)) => out.push_str(v),
-            Some(other) => out.push_str(&other.to_string()),
-            None => return Value::from(UNKNOWN),
-        }
-        rest = after.get(end + 1..).unwrap_or("");
     }
-    out.push_str(rest);
     Value::String(out)
 }
+
+/// What [`crate::graph::LITERAL_DOLLAR_BRACE`] holds between its markers.
+const LITERAL: &str = "#literal";
 
 fn contains_unknown(value: &Value) -> bool {
     match value {

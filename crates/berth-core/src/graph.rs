@@ -7,6 +7,7 @@ use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value;
 
+use crate::interpolate::{pieces, Piece};
 use crate::kind::Kind;
 
 /// Prefix of a reference to another node's output inside a desired value:
@@ -38,14 +39,16 @@ pub fn references_in(value: &Value) -> Vec<(String, String)> {
 fn collect_references(value: &Value, found: &mut Vec<(String, String)>) {
     match value {
         Value::String(s) => {
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find(REF_PREFIX) {
-                let after = &rest[start + REF_PREFIX.len()..];
-                let Some(end) = after.find('}') else { break };
-                if let Some((address, attr)) = after[..end].rsplit_once('#').filter(|(a, _)| !a.is_empty()) {
-                    found.push((address.to_owned(), attr.to_owned()));
+            for piece in pieces(s, REF_PREFIX) {
+                match piece {
+                    Piece::Expr(inner) => {
+                        if let Some((address, attr)) = inner.rsplit_once('#').filter(|(a, _)| !a.is_empty()) {
+                            found.push((address.to_owned(), attr.to_owned()));
+                        }
+                    }
+                    Piece::Text(_) => {}
+                    Piece::Unclosed(_) => break,
                 }
-                rest = &after[end + 1..];
             }
         }
         Value::Array(items) => items.iter().for_each(|v| collect_references(v, found)),

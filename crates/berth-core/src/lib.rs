@@ -10,9 +10,11 @@
 pub mod check;
 pub mod diag;
 pub mod engine;
+pub mod env_file;
 pub mod expand;
 pub mod files;
 pub mod graph;
+pub mod interpolate;
 pub mod kind;
 pub mod limits;
 pub mod load;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::check::codes;
 use crate::diag::{did_you_mean, Diagnostic, Severity};
-use crate::expand::valid_env_name;
+use crate::env_file::valid_env_name;
 use crate::load::Source;
 use crate::model::Stack;
 use crate::secret_like::{is_secret_name, is_secret_value};

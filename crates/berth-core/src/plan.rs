@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
-use crate::expand::parse_env;
+use crate::env_file::parse_env;
 use crate::kind::Kind;
 
 /// Version of the plan's JSON form; bumped on any incompatible change.

@@ -8,28 +8,15 @@ use crate::model::Stack;
 
 /// Every resource that can have an `allow:` list: its key path and the list.
 pub(super) fn lists(stack: &Stack) -> Vec<(Vec<&str>, &[String])> {
-    fn section<'a, T>(
-        prefix: &[&'a str],
-        resources: &'a std::collections::BTreeMap<String, T>,
-        allow: fn(&T) -> &[String],
-    ) -> impl Iterator<Item = (Vec<&'a str>, &'a [String])> + 'a {
-        let prefix = prefix.to_vec();
-        resources.iter().map(move |(name, r)| {
-            let mut path = prefix.clone();
-            path.push(name.as_str());
-            (path, allow(r))
+    crate::expand::SECTIONS
+        .iter()
+        .flat_map(|section| {
+            (section.declared)(stack).into_iter().filter(|r| !r.allow.is_empty()).map(|r| {
+                let mut path = section.path();
+                path.push(r.name);
+                (path, r.allow)
+            })
         })
-    }
-    let s = stack;
-    section(&["task_definitions"], &s.task_definitions, |r| r.allow.as_slice())
-        .chain(section(&["services"], &s.services, |r| r.allow.as_slice()))
-        .chain(section(&["security_groups"], &s.security_groups, |r| r.allow.as_slice()))
-        .chain(section(&["load_balancers"], &s.load_balancers, |r| r.allow.as_slice()))
-        .chain(section(&["target_groups"], &s.target_groups, |r| r.allow.as_slice()))
-        .chain(section(&["clusters"], &s.clusters, |r| r.allow.as_slice()))
-        .chain(section(&["buckets"], &s.buckets, |r| r.allow.as_slice()))
-        .chain(section(&["iam", "roles"], &s.iam.roles, |r| r.allow.as_slice()))
-        .chain(section(&["iam", "policies"], &s.iam.policies, |r| r.allow.as_slice()))
         .collect()
 }
 

@@ -11,6 +11,7 @@ use super::codes::{self, Code};
 use crate::diag::Diagnostic;
 use crate::expand::{Expanded, NETWORK};
 use crate::graph::{Node, REF_PREFIX};
+use crate::interpolate::{pieces, Piece};
 use crate::kind::Kind;
 use crate::load::Source;
 use crate::provider::ProviderResult;
@@ -114,7 +115,7 @@ fn unreadable(message: String) -> (String, String) {
 
 /// The node a `${ref:ADDRESS#attr}` string points at.
 fn referenced_node<'e>(expanded: &'e Expanded, value: &str) -> Option<&'e Node> {
-    let inner = value.strip_prefix(REF_PREFIX)?;
+    let Some(Piece::Expr(inner)) = pieces(value, REF_PREFIX).next() else { return None };
     let (address, _) = inner.split_once('#')?;
     expanded.graph.get(address)
 }

@@ -4,6 +4,7 @@
 //! `Resource` against an env file's ARN), so the stand-in only has to be used
 //! consistently on both sides.
 
+use crate::interpolate::{pieces, Expression, Piece};
 use crate::model::Stack;
 
 /// Stands for `${aws.account_id}`: 12 digits, so names keep their real length.
@@ -58,46 +59,35 @@ impl<'a> Resolver<'a> {
             return None;
         }
         let mut out = String::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let end = after.find('}')?;
-            out.push_str(&self.evaluate(after[..end].trim(), depth)?);
-            rest = &after[end + 1..];
+        for piece in pieces(text, "${") {
+            match piece {
+                Piece::Text(text) => out.push_str(text),
+                Piece::Expr(expr) => out.push_str(&self.evaluate(expr.trim(), depth)?),
+                Piece::Unclosed(_) => return None,
+            }
         }
-        out.push_str(rest);
         Some(out)
     }
 
     fn evaluate(&self, expr: &str, depth: usize) -> Option<String> {
-        match expr.split_once('.')? {
-            ("aws", "account_id") => Some(ACCOUNT_ID.to_owned()),
-            ("aws", "region") => Some(self.region.to_owned()),
+        match Expression::parse(expr) {
+            Expression::Builtin("account_id") => Some(ACCOUNT_ID.to_owned()),
+            Expression::Builtin("region") => Some(self.region.to_owned()),
+            Expression::Builtin(_) => None,
             // A sensitive value is not resolved: a finding would quote it.
-            ("var", name) => {
+            Expression::Var(name) => {
                 let var = self.stack.vars.get(name).filter(|v| !v.is_sensitive())?;
                 self.resolve_within(var.value(), depth + 1)
             }
-            _ => self.attribute(expr, depth),
+            Expression::Resource { section, rest } => {
+                let (name, attr) = Expression::name_and_attr(rest)?;
+                self.attribute(section, name, attr, depth)
+            }
         }
     }
 
     /// `${section.name.attr}`: what expansion will turn into a resource output.
-    fn attribute(&self, expr: &str, depth: usize) -> Option<String> {
-        let (resource, attr) = expr.rsplit_once('.')?;
-        let (section, name) = match resource.strip_prefix("iam.") {
-            Some(rest) => {
-                let (kind, name) = rest.split_once('.')?;
-                let section = match kind {
-                    "roles" => "iam.roles",
-                    "policies" => "iam.policies",
-                    _ => return None,
-                };
-                (section, name)
-            }
-            None => resource.split_once('.')?,
-        };
+    fn attribute(&self, section: &str, name: &str, attr: &str, depth: usize) -> Option<String> {
         let s = self.stack;
         let account = ACCOUNT_ID;
         match (section, attr) {
@@ -118,19 +108,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn declares(&self, section: &str, name: &str) -> bool {
-        let s = self.stack;
-        match section {
-            "key_pairs" => s.key_pairs.contains_key(name),
-            "security_groups" => s.security_groups.contains_key(name),
-            "iam.roles" => s.iam.roles.contains_key(name),
-            "iam.policies" => s.iam.policies.contains_key(name),
-            "log_groups" => s.log_groups.contains_key(name),
-            "clusters" => s.clusters.contains_key(name),
-            "target_groups" => s.target_groups.contains_key(name),
-            "load_balancers" => s.load_balancers.contains_key(name),
-            "services" => s.services.contains_key(name),
-            _ => false,
-        }
+        crate::expand::find_section(section).is_some_and(|s| (s.declared)(self.stack).iter().any(|r| r.name == name))
     }
 }
 

@@ -1,0 +1,97 @@
+//! `services:`: ECS services.
+
+use super::prelude::*;
+
+pub(crate) const SECTION: Section = Section {
+    name: "services",
+    outputs: &["arn", "name"],
+    declared: |stack| declared(&stack.services, |r| (r.protect, &r.allow)),
+    expand: |x| x.services(),
+};
+
+impl Expander<'_> {
+    pub(in crate::expand) fn services(&mut self) {
+        for (name, svc) in &self.stack.services {
+            let origin = ["services", name.as_str()];
+            let mut extra = BTreeSet::new();
+            if let Some(cluster) = self.lookup("clusters", &svc.cluster, &["services", name, "cluster"]) {
+                if self.stack.clusters.get(&svc.cluster).is_some_and(|c| c.capacity.is_some()) {
+                    // Tasks need container instances to be placed on.
+                    extra.insert(format!("{cluster}.capacity_providers"));
+                }
+                extra.insert(cluster);
+            }
+            let Some(task_definition) = self.name_or_external(
+                "task_definitions",
+                &svc.task_definition,
+                "arn",
+                |s| s.starts_with("arn:"),
+                &["services", name, "task_definition"],
+            ) else {
+                continue;
+            };
+            let requires_ec2 = self
+                .stack
+                .task_definitions
+                .get(&svc.task_definition)
+                .is_some_and(|t| t.requires.iter().any(|r| r == "EC2"));
+            let launch_type = svc.launch_type.clone().or(requires_ec2.then(|| "EC2".to_owned()));
+            let deployment = svc
+                .deployment
+                .clone()
+                .unwrap_or(model::Deployment { minimum_healthy_percent: 100, maximum_percent: 200 });
+            let mut desired = json!({
+                "name": name, "cluster": svc.cluster, "task_definition": task_definition,
+                "desired_count": svc.desired_count,
+                "deployment": { "minimum_healthy_percent": deployment.minimum_healthy_percent, "maximum_percent": deployment.maximum_percent },
+            });
+            if let Some(launch_type) = launch_type {
+                desired["launch_type"] = json!(launch_type);
+            }
+            if let Some(lb) = &svc.load_balancer {
+                let path = ["services", name.as_str(), "load_balancer", "target_group"];
+                if let Some(tg) =
+                    self.name_or_external("target_groups", &lb.target_group, "arn", |s| s.starts_with("arn:"), &path)
+                {
+                    desired["load_balancers"] =
+                        json!([{ "target_group_arn": tg, "container_name": lb.container, "container_port": lb.port }]);
+                    // ECS refuses a target group that no load balancer uses yet.
+                    for (lb_name, balancer) in &self.stack.load_balancers {
+                        for listener in balancer.listeners.iter().filter(|l| l.forward == lb.target_group) {
+                            extra.insert(format!("load_balancers.{lb_name}.listeners[{}]", listener.port));
+                        }
+                    }
+                }
+            }
+            if let Some(digest) = self.environment_digest(&extra_env_objects(&self.nodes, &svc.task_definition)) {
+                desired["tags"] = json!({ ENV_DIGEST_TAG: digest });
+            }
+            let node = self.push_tagged(format!("services.{name}"), Kind::EcsService, desired, None, &origin);
+            node.extra_dependencies = extra;
+        }
+    }
+
+    /// A short digest of the contents of `objects`, or `None` when there are none.
+    fn environment_digest(&self, objects: &[String]) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        if objects.is_empty() {
+            return None;
+        }
+        let mut hasher = Sha256::new();
+        for node in self.nodes.iter().filter(|n| objects.contains(&n.address)) {
+            hasher.update(node.address.as_bytes());
+            hasher.update(node.desired["content"].as_str().unwrap_or_default().as_bytes());
+        }
+        Some(format!("{:x}", hasher.finalize())[..16].to_owned())
+    }
+}
+
+/// The env-file objects a task definition family loads (its extra dependencies).
+fn extra_env_objects(nodes: &[Node], family: &str) -> Vec<String> {
+    let address = format!("task_definitions.{family}");
+    nodes
+        .iter()
+        .find(|n| n.address == address)
+        .map(|n| n.extra_dependencies.iter().filter(|d| d.contains(".objects[")).cloned().collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,151 @@
+//! `task_definitions:`: task definition families and their containers.
+
+use super::prelude::*;
+
+pub(crate) const SECTION: Section = Section {
+    name: "task_definitions",
+    outputs: &["arn", "family", "revision"],
+    declared: |stack| declared(&stack.task_definitions, |r| (r.protect, &r.allow)),
+    expand: |x| x.task_definitions(),
+};
+
+impl Expander<'_> {
+    pub(in crate::expand) fn task_definitions(&mut self) {
+        for (family, td) in &self.stack.task_definitions {
+            let origin = ["task_definitions", family.as_str()];
+            let address = format!("task_definitions.{family}");
+            let network_mode = td.network_mode.clone().unwrap_or_else(|| "bridge".into());
+            let mut desired =
+                json!({ "family": family, "network_mode": network_mode, "requires_compatibilities": td.requires });
+            if let Some(cpu) = td.cpu {
+                desired["cpu"] = json!(cpu.to_string());
+            }
+            if let Some(memory) = td.memory {
+                desired["memory"] = json!(memory.to_string());
+            }
+            let is_arn = |s: &str| s.starts_with("arn:");
+            for (field, role) in [("execution_role_arn", &td.execution_role), ("task_role_arn", &td.task_role)] {
+                let Some(role) = role else { continue };
+                let key = field.trim_end_matches("_arn");
+                if let Some(arn) =
+                    self.name_or_external("iam.roles", role, "arn", is_arn, &["task_definitions", family, key])
+                {
+                    desired[field] = json!(arn);
+                }
+            }
+            let mut extra = BTreeSet::new();
+            let containers: Vec<Value> =
+                td.containers.iter().map(|(name, c)| self.container(family, name, c, &mut extra)).collect();
+            desired["container_definitions"] = json!(containers);
+            self.push_tagged(address, Kind::TaskDefinition, desired, None, &origin).extra_dependencies = extra;
+        }
+    }
+
+    fn container(&mut self, family: &str, name: &str, c: &model::Container, extra: &mut BTreeSet<String>) -> Value {
+        let at = |key: &str| -> [String; 5] {
+            ["task_definitions".into(), family.into(), "containers".into(), name.into(), key.into()]
+        };
+        let image_at = at("image");
+        let image = self.interpolate(&c.image, &as_path(&image_at));
+        let mut def = json!({ "name": name, "image": image, "essential": c.essential.unwrap_or(true) });
+        for (field, value) in [("memory", c.memory), ("memory_reservation", c.memory_reservation), ("cpu", c.cpu)] {
+            if let Some(v) = value {
+                def[field] = json!(v);
+            }
+        }
+        let ports_at = at("ports");
+        let mut mappings = Vec::new();
+        for port in &c.ports {
+            let (container, host, protocol) = match port {
+                model::PortMapping::Port(p) => (*p, None, None),
+                model::PortMapping::Mapping(m) => (m.container, m.host, m.protocol.clone()),
+            };
+            if container == 0 || container > 65535 || host.is_some_and(|h| h > 65535) {
+                self.error(
+                    &as_path(&ports_at),
+                    format!(
+                        "port {} is outside 1-65535",
+                        if container == 0 || container > 65535 { container } else { host.unwrap_or(0) }
+                    ),
+                    None,
+                );
+            }
+            let mut mapping =
+                json!({ "container_port": container, "protocol": protocol.unwrap_or_else(|| "tcp".into()) });
+            if let Some(host) = host {
+                mapping["host_port"] = json!(host);
+            }
+            mappings.push(mapping);
+        }
+        if !mappings.is_empty() {
+            def["port_mappings"] = json!(mappings);
+        }
+        if !c.links.is_empty() {
+            def["links"] = json!(c.links);
+        }
+        if !c.depends_on.is_empty() {
+            let deps: Vec<Value> =
+                c.depends_on.iter().map(|(n, cond)| json!({ "container_name": n, "condition": cond })).collect();
+            def["depends_on"] = json!(deps);
+        }
+        if !c.environment.is_empty() {
+            let env_at = at("environment");
+            let env: Vec<Value> = c
+                .environment
+                .iter()
+                .map(|(k, v)| json!({ "name": k, "value": self.interpolate(v, &as_path(&env_at)) }))
+                .collect();
+            def["environment"] = json!(env);
+        }
+        if !c.secrets.is_empty() {
+            let secrets: Vec<Value> = c.secrets.iter().map(|(k, v)| json!({ "name": k, "value_from": v })).collect();
+            def["secrets"] = json!(secrets);
+        }
+        let files_at = at("environment_files");
+        let mut files = Vec::new();
+        for file in &c.environment_files {
+            if file.starts_with("arn:aws:s3:::") {
+                files.push(json!({ "type": "s3", "value": file }));
+                continue;
+            }
+            let Some((bucket_key, object_key)) = file.split_once('/') else {
+                self.error(
+                    &as_path(&files_at),
+                    format!("`{file}` is not `<bucket>/<key>` or an S3 object ARN"),
+                    Some("for example `my-bucket/prod.env`".into()),
+                );
+                continue;
+            };
+            let Some(bucket_address) = self.lookup("buckets", bucket_key, &as_path(&files_at)) else { continue };
+            let managed = self.stack.buckets.get(bucket_key).is_some_and(|b| b.objects.contains_key(object_key));
+            if managed {
+                // The object must be uploaded before a task can start with it.
+                extra.insert(format!("{bucket_address}.objects[{object_key}]"));
+            }
+            files.push(json!({ "type": "s3", "value": format!("{}/{object_key}", reference(&bucket_address, "arn")) }));
+        }
+        if !files.is_empty() {
+            def["environment_files"] = json!(files);
+        }
+        if let Some(group) = &c.logs {
+            let logs_at = at("logs");
+            if let Some(address) = self.lookup("log_groups", group, &as_path(&logs_at)) {
+                def["log_configuration"] = json!({
+                    "log_driver": "awslogs",
+                    "options": {
+                        "awslogs-group": reference(&address, "name"),
+                        "awslogs-region": self.options.region,
+                        "awslogs-stream-prefix": family,
+                    },
+                });
+            }
+        }
+        if let Some(command) = &c.command {
+            def["command"] = json!(command);
+        }
+        if let Some(entry_point) = &c.entry_point {
+            def["entry_point"] = json!(entry_point);
+        }
+        def
+    }
+}
