@@ -1,0 +1,96 @@
+//! Comparing desired and live states field by field, in canonical form, and describing the change for the plan.
+
+use super::*;
+
+/// The desired state without tags, and the tags, as berth compares them.
+fn split_tags(kind: Kind, state: &Value) -> (Value, Option<Value>) {
+    let mut state = state.clone();
+    let tags = state.as_object_mut().and_then(|m| m.remove("tags"));
+    (normalize(kind, &state), tags)
+}
+
+fn split_raw(state: &Value) -> Value {
+    let mut state = state.clone();
+    if let Some(fields) = state.as_object_mut() {
+        fields.remove("tags");
+    }
+    state
+}
+
+fn live_tags(live: &Live) -> Option<Value> {
+    live.tags.as_ref().map(|t| Value::Object(t.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))).collect()))
+}
+
+/// Top-level fields whose desired and live values differ, compared in
+/// canonical form; `tags` when the tags differ (for kinds that carry them).
+pub fn changed_fields(kind: Kind, desired: &Value, live: &Live) -> Vec<String> {
+    let (desired, desired_tags) = split_tags(kind, desired);
+    let live_state = normalize(kind, &live.state);
+    let mut changed: Vec<String> = Vec::new();
+    let empty = serde_json::Map::new();
+    let d = desired.as_object().unwrap_or(&empty);
+    let l = live_state.as_object().unwrap_or(&empty);
+    for key in d.keys().chain(l.keys().filter(|k| !d.contains_key(*k))) {
+        if d.get(key) != l.get(key) && !changed.contains(key) {
+            changed.push(key.clone());
+        }
+    }
+    if kind.taggable() && desired_tags.is_some() && desired_tags != live_tags(live) {
+        changed.push("tags".into());
+    }
+    changed
+}
+
+pub(super) fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> ResourceChange {
+    let (desired_n, desired_tags) = split_tags(node.kind, desired);
+    let mut fields = Vec::new();
+    let field_names: Vec<String> = match plan.action {
+        Action::Create => desired.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default(),
+        Action::Update | Action::Replace => plan.changed.clone(),
+        Action::NoOp | Action::Delete => vec![],
+    };
+    let live_n = plan.live.as_ref().map(|l| normalize(node.kind, &l.state));
+    // A create shows the values as berth will send them; a change compares canonical forms.
+    let desired_n = if plan.action == Action::Create { split_raw(desired) } else { desired_n };
+    for field in field_names {
+        let (before, after) = if field == "tags" {
+            (plan.live.as_ref().and_then(live_tags), desired_tags.clone())
+        } else {
+            (live_n.as_ref().and_then(|l| l.get(&field).cloned()), desired_n.get(&field).cloned())
+        };
+        let before = if plan.action == Action::Create { None } else { before };
+        let forces_replace = plan.action == Action::Replace && node.kind.replace_fields().contains(&field.as_str());
+        fields.push(if node.sensitive_fields.contains(&field) {
+            FieldChange {
+                detail: env_key_changes(
+                    before.as_ref().and_then(Value::as_str),
+                    after.as_ref().and_then(Value::as_str),
+                ),
+                before: before.map(|_| Value::from(MASK)),
+                after: after.map(|_| Value::from(MASK)),
+                field,
+                forces_replace,
+                sensitive: true,
+            }
+        } else {
+            FieldChange { field, before, after, forces_replace, sensitive: false, detail: vec![] }
+        });
+    }
+    let replace_reasons = fields
+        .iter()
+        .filter(|f| f.forces_replace)
+        .map(|f| format!("`{}` cannot be changed in place", f.field))
+        .collect();
+    let note = match plan.action {
+        Action::Update => node.kind.update_note().map(str::to_owned),
+        _ => None,
+    };
+    ResourceChange {
+        address: node.address.clone(),
+        kind: node.kind,
+        action: plan.action,
+        fields,
+        replace_reasons,
+        note,
+    }
+}

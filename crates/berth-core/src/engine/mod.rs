@@ -1,0 +1,233 @@
+//! The engine: plans by reading every node's live state (concurrently, in
+//! dependency order, since a node's identity may come from its parent's
+//! outputs), and applies a plan by walking the graph with bounded
+//! parallelism. It never prints: progress goes to an [`EventSink`].
+//! Scheduling is in `walk`, reading and deciding in `planning`, carrying out
+//! in `applying`, what the file no longer declares in `orphans`, and the
+//! field-by-field comparison in `diff`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Severity};
+use crate::expand::Expanded;
+use crate::graph::{Graph, Node, REF_PREFIX};
+use crate::interpolate::{pieces, Piece};
+use crate::kind::Kind;
+use crate::load::Source;
+use crate::normalize::normalize;
+use crate::plan::{env_key_changes, Action, FieldChange, Mode, Plan, ResourceChange, MASK, UNKNOWN};
+use crate::provider::{Discovered, Live, LiveChild, NodeRequest, Outputs, Provider, PROTECT_TAG, STACK_TAG};
+
+mod applying;
+mod diff;
+mod orphans;
+mod planning;
+mod resolve;
+mod walk;
+
+pub use diff::changed_fields;
+use diff::describe_change;
+use orphans::{content_fields, is_protected, undeclared_children};
+use resolve::contains_unknown;
+pub use resolve::resolve;
+use walk::{walk, Outcome};
+
+/// Progress reported while the engine works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Live state of `done` of `total` resources read.
+    Read {
+        address: String,
+        done: usize,
+        total: usize,
+    },
+    Started {
+        address: String,
+        action: Action,
+    },
+    Finished {
+        address: String,
+        action: Action,
+        elapsed: Duration,
+    },
+    Failed {
+        address: String,
+        action: Action,
+        error: String,
+        elapsed: Duration,
+    },
+    /// Not attempted because a resource it needs failed.
+    Skipped {
+        address: String,
+        action: Action,
+        blocked_by: String,
+    },
+    /// A new fact about a service's rollout (an ECS event, tasks running, a
+    /// healthy target), secrets masked.
+    Rollout {
+        address: String,
+        message: String,
+    },
+    /// Still waiting, after each poll: the services not yet done and how
+    /// long it has been (for a line a terminal updates in place).
+    RolloutWaiting {
+        waiting: Vec<String>,
+        elapsed: Duration,
+    },
+    /// A service's rollout ended.
+    RolloutEnded {
+        address: String,
+        outcome: crate::rollout::Outcome,
+    },
+}
+
+/// Receives the engine's events (a renderer, a log, a test recorder).
+pub trait EventSink: Send + Sync {
+    fn event(&self, event: Event);
+}
+
+/// Discards events.
+pub struct NoEvents;
+
+impl EventSink for NoEvents {
+    fn event(&self, _event: Event) {}
+}
+
+/// Reading live state failed, so no plan could be made.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not read the live state of {}", .failures.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>().join(", "))]
+pub struct ReadError {
+    /// Each resource that could not be read, with the cloud's message.
+    pub failures: Vec<(String, String)>,
+}
+
+/// What the engine knows about one node after planning.
+#[derive(Debug, Clone)]
+struct NodePlan {
+    live: Option<Live>,
+    action: Action,
+    changed: Vec<String>,
+    /// What the resource holds of the kinds it manages exactly.
+    children: Vec<LiveChild>,
+}
+
+/// A resource the stack owns but does not declare: deleted. Either found
+/// by its tags, or a child (an ingress rule, an attachment) of a resource
+/// the stack owns.
+#[derive(Debug, Clone)]
+struct Orphan {
+    address: String,
+    kind: Kind,
+    /// Identity fields merged with the live state, for the provider's delete.
+    desired: Value,
+    live: Live,
+    /// Why it is deleted, for the plan.
+    note: String,
+    /// A child, which has no tags to say it was ever berth's: the plan shows
+    /// its content so the reviewer sees what goes.
+    show_content: bool,
+}
+
+/// A resource found by its tags, with what it holds of its child kinds.
+struct Tagged {
+    orphan: Orphan,
+    children: Vec<LiveChild>,
+}
+
+/// Why an orphan found by its tags is deleted.
+pub const NO_LONGER_DECLARED: &str = "no longer in the stack file";
+/// Why a child of an owned resource is deleted.
+pub const NOT_DECLARED: &str = "not in the stack file";
+
+/// A plan with what is needed to apply it.
+pub struct Planned {
+    pub plan: Plan,
+    expanded: Expanded,
+    nodes: Vec<NodePlan>,
+    orphans: Vec<Orphan>,
+    /// Outputs of every node that exists, read while planning.
+    live_outputs: HashMap<String, Outputs>,
+}
+
+impl Planned {
+    /// The expanded stack this plan was made for.
+    pub fn expanded(&self) -> &Expanded {
+        &self.expanded
+    }
+
+    /// Resources the plan deletes because the file does not declare them,
+    /// with their live state.
+    pub fn undeclared(&self) -> impl Iterator<Item = (Kind, &Value)> {
+        self.orphans.iter().map(|o| (o.kind, &o.desired))
+    }
+
+    /// What was read for every managed node and every resource found by its
+    /// tags (`None` where nothing exists), by address.
+    pub fn live_states(&self) -> impl Iterator<Item = (&str, Option<&Live>)> {
+        let nodes = self
+            .expanded
+            .graph
+            .nodes()
+            .iter()
+            .zip(&self.nodes)
+            .filter(|(node, _)| !node.kind.is_data())
+            .map(|(node, plan)| (node.address.as_str(), plan.live.as_ref()));
+        nodes.chain(self.orphans.iter().map(|o| (o.address.as_str(), Some(&o.live))))
+    }
+}
+
+/// How an apply or destroy went, resource by resource.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApplyReport {
+    pub done: Vec<(String, Action, Duration)>,
+    pub failed: Vec<(String, Action, String)>,
+    pub not_attempted: Vec<(String, Action, String)>,
+    /// The desired state, references resolved, of every resource created,
+    /// updated or replaced (what a service now runs, for following its rollout).
+    pub applied: Vec<(String, Kind, Value)>,
+    /// Where the stack's listeners answer after the apply.
+    pub endpoints: Vec<crate::outputs::Endpoint>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty() && self.not_attempted.is_empty()
+    }
+}
+
+/// Plans and applies over one provider.
+pub struct Engine<'a> {
+    provider: &'a dyn Provider,
+    sink: &'a dyn EventSink,
+    parallelism: usize,
+    stop: Arc<AtomicBool>,
+}
+
+/// Why work was not started after the user interrupted.
+pub const INTERRUPTED: &str = "the run was interrupted";
+
+impl<'a> Engine<'a> {
+    pub fn new(provider: &'a dyn Provider, sink: &'a dyn EventSink, parallelism: usize) -> Self {
+        Engine { provider, sink, parallelism, stop: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Once `stop` is set, no new work starts; calls in flight finish and the
+    /// report lists the rest as not attempted.
+    pub fn with_stop(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = stop;
+        self
+    }
+}
+
+/// The stack a live resource's tags say owns it.
+fn owner(live: &Live) -> Option<&str> {
+    live.tags.as_ref().and_then(|t| t.get(STACK_TAG)).map(String::as_str)
+}
