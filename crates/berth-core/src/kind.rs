@@ -81,14 +81,18 @@ kinds! {
 }
 
 /// How a resource that must be replaced is replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplaceOrder {
     /// Delete the old one, then create the new one (a name can be reused).
     DeleteFirst,
     /// Create the new one, move dependents to it, then delete the old one:
-    /// for kinds AWS refuses to delete while something uses them.
-    CreateFirst,
+    /// for kinds AWS refuses to delete while something uses them. Two cannot
+    /// share a name, so the new one takes a suffix when the old one holds the
+    /// name, within AWS's limit on the name's length.
+    CreateFirst {
+        /// The longest name AWS accepts for the kind.
+        name_limit: usize,
+    },
 }
 
 /// What berth knows about one kind without talking to AWS.
@@ -291,6 +295,8 @@ impl Kind {
             TargetGroup => &KindSpec {
                 name: "target_group",
                 replace_fields: &["name", "protocol", "port", "vpc_id", "target_type"],
+                // A listener or service forwarding to it makes AWS refuse the delete (ResourceInUse).
+                replace_order: ReplaceOrder::CreateFirst { name_limit: 32 },
                 teardown_rank: 8,
                 ..BASE
             },
@@ -360,6 +366,46 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         self.spec().name
     }
+
+    /// Whether a replacement is created before the old one is deleted.
+    pub fn creates_first(self) -> bool {
+        matches!(self.spec().replace_order, ReplaceOrder::CreateFirst { .. })
+    }
+
+    /// Whether a live resource named `live_name` is the one `desired` names:
+    /// the same name, or for a kind replaced create-first the name its
+    /// replacement takes ([`Kind::replacement`]).
+    pub fn answers_to(self, desired: &Value, live_name: &str) -> bool {
+        let Some(name) = desired.get("name").and_then(Value::as_str) else { return false };
+        live_name == name || self.creates_first() && self.replacement(desired, Some(name))["name"] == live_name
+    }
+
+    /// The desired state of the resource that replaces a live one of this
+    /// kind named `live_name`: for a kind replaced create-first, the name
+    /// takes a suffix made from the new state when the old one still holds
+    /// it (so two states never get one name), and the suffix goes again at
+    /// the next replacement.
+    pub fn replacement(self, desired: &Value, live_name: Option<&str>) -> Value {
+        use sha2::{Digest, Sha256};
+        let ReplaceOrder::CreateFirst { name_limit } = self.spec().replace_order else { return desired.clone() };
+        let Some(name) = desired.get("name").and_then(Value::as_str) else { return desired.clone() };
+        if live_name != Some(name) {
+            return desired.clone();
+        }
+        let identity: Vec<&Value> = self
+            .replace_fields()
+            .iter()
+            .filter(|f| **f != "name")
+            .map(|f| desired.get(*f).unwrap_or(&Value::Null))
+            .collect();
+        let digest = Sha256::digest(serde_json::to_vec(&identity).expect("JSON values serialize"));
+        let suffix = format!("-{:02x}{:02x}", digest[0], digest[1]);
+        let keep =
+            name.char_indices().map(|(i, _)| i).chain([name.len()]).filter(|&i| i + suffix.len() <= name_limit).last();
+        let mut replacement = desired.clone();
+        replacement["name"] = Value::from(format!("{}{suffix}", &name[..keep.unwrap_or(0)].trim_end_matches('-')));
+        replacement
+    }
 }
 
 impl std::fmt::Display for Kind {
@@ -393,6 +439,26 @@ mod tests {
                 assert!(!kind.taggable() && kind.replace_fields().is_empty(), "{kind}");
             }
         }
+    }
+
+    #[test]
+    fn a_create_first_replacement_never_takes_the_name_the_old_one_holds() {
+        let desired = serde_json::json!({ "name": "web", "port": 8080, "protocol": "HTTP" });
+        let new = Kind::TargetGroup.replacement(&desired, Some("web"));
+        let new_name = new["name"].as_str().unwrap();
+        assert!(new_name.starts_with("web-") && new_name.len() == "web-".len() + 4, "{new_name}");
+        assert_eq!(new["port"], 8080);
+        // The next replacement takes the plain name back.
+        assert_eq!(Kind::TargetGroup.replacement(&desired, Some(new_name)), desired);
+        // Another state, another suffix; within the name limit.
+        let other = Kind::TargetGroup.replacement(&serde_json::json!({ "name": "web", "port": 81 }), Some("web"));
+        assert_ne!(other["name"], new["name"]);
+        let long = serde_json::json!({ "name": "a".repeat(32), "port": 80 });
+        assert_eq!(Kind::TargetGroup.replacement(&long, Some(&"a".repeat(32)))["name"].as_str().unwrap().len(), 32);
+        assert!(Kind::TargetGroup.answers_to(&desired, "web") && Kind::TargetGroup.answers_to(&desired, new_name));
+        assert!(!Kind::TargetGroup.answers_to(&desired, other["name"].as_str().unwrap()));
+        // Kinds replaced delete-first keep their name.
+        assert_eq!(Kind::LogGroup.replacement(&desired, Some("web")), desired);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub struct MemoryCloud {
 }
 
 impl MemoryCloud {
-    /// A cloud whose creates of `fail` addresses fail.
+    /// A cloud whose creates and updates of `fail` addresses fail.
     pub fn failing(fail: &[&str]) -> Self {
         MemoryCloud { fail: fail.iter().map(|s| s.to_string()).collect(), ..Default::default() }
     }
@@ -111,6 +111,9 @@ impl Provider for MemoryCloud {
 
     async fn update(&self, req: &NodeRequest<'_>, _live: &Live, changed: &[String]) -> ProviderResult<Outputs> {
         self.record(format!("update {} {changed:?}", req.address));
+        if self.fail.iter().any(|f| f == req.address) {
+            return Err(ProviderError::new("InvalidParameter: injected failure"));
+        }
         Ok(self.store(req))
     }
 

@@ -376,3 +376,57 @@ async fn an_unowned_part_with_a_name_of_its_own_is_refused_before_its_parent_exi
         "{errors:?}"
     );
 }
+
+#[tokio::test]
+async fn a_target_group_in_use_is_replaced_create_first_under_a_free_name() {
+    let cloud = MemoryCloud::default();
+    let text = reference_text();
+    converge(&cloud, &text).await;
+    let moved = edit(&text, "    protocol: HTTP\n    port: 80\n", "    protocol: HTTP\n    port: 8080\n");
+    let planned = plan_text(&cloud, &moved, Mode::Apply).await;
+    let changes: Vec<(&str, Action)> = planned.plan.changes().map(|r| (r.address.as_str(), r.action)).collect();
+    assert_eq!(
+        changes,
+        [
+            ("target_groups.ecs-sample-tg", Action::Replace),
+            ("load_balancers.ecs-sample-alb.listeners[80]", Action::Update),
+            ("services.example-app-service", Action::Update),
+        ]
+    );
+    let note = planned.plan.changes().next().unwrap().note.clone().unwrap();
+    assert!(note.contains("created first (as `ecs-sample-tg-"), "{note}");
+
+    cloud.calls.lock().unwrap().clear();
+    let report = Engine::new(&cloud, &NoEvents, 4).apply(&planned).await;
+    assert!(report.succeeded(), "{report:?}");
+    let calls = cloud.calls.lock().unwrap().clone();
+    let at = |call: &str| calls.iter().position(|c| c.starts_with(call)).unwrap_or_else(|| panic!("{call}: {calls:?}"));
+    let created = at("create target_groups.ecs-sample-tg");
+    assert!(created < at("update load_balancers.ecs-sample-alb.listeners[80]"));
+    assert!(created < at("update services.example-app-service"));
+    let retired = at("delete target_groups.ecs-sample-tg (old)");
+    assert!(retired > at("update load_balancers.ecs-sample-alb.listeners[80]"));
+    assert_eq!(calls.iter().filter(|c| c.starts_with("delete")).count(), 1, "{calls:?}");
+    let stored = cloud.resources.lock().unwrap()["target_groups.ecs-sample-tg"].state["name"].clone();
+    assert!(stored.as_str().unwrap().starts_with("ecs-sample-tg-"), "{stored}");
+
+    // The replacement answers to the file's name: nothing is left to change.
+    let again = plan_text(&cloud, &moved, Mode::Apply).await;
+    assert!(!again.plan.summary.has_changes(), "{:#?}", again.plan.changes().collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_replacement_whose_users_failed_keeps_the_old_one() {
+    let cloud = MemoryCloud::default();
+    let text = reference_text();
+    converge(&cloud, &text).await;
+    let moved = edit(&text, "    protocol: HTTP\n    port: 80\n", "    protocol: HTTP\n    port: 8080\n");
+    let planned = plan_text(&cloud, &moved, Mode::Apply).await;
+    let failing = MemoryCloud::failing(&["services.example-app-service"]);
+    *failing.resources.lock().unwrap() = cloud.resources.into_inner().unwrap();
+    let cloud = failing;
+    let report = Engine::new(&cloud, &NoEvents, 4).apply(&planned).await;
+    let kept = report.not_attempted.iter().find(|(a, _, _)| a == "target_groups.ecs-sample-tg (old)");
+    assert_eq!(kept.map(|(_, _, why)| why.as_str()), Some("kept: services.example-app-service still uses it"));
+    assert!(!cloud.calls.lock().unwrap().iter().any(|c| c.starts_with("delete")));
+}

@@ -26,6 +26,7 @@ impl Engine<'_> {
             })
         })
         .await;
+        self.retire_replaced(planned, &outcomes, &mut report).await;
         let started = started.into_inner().expect("lock");
         let outputs = shared.into_inner().expect("lock");
         let mut order = graph.topological_order().unwrap_or_default();
@@ -93,10 +94,20 @@ impl Engine<'_> {
                 }
                 out
             }),
+            // The old one goes once its dependents have moved: see `retire_replaced`.
+            (Action::Replace, Some(live)) if node.kind.creates_first() => {
+                let replacement = node.kind.replacement(&desired, live_name(live));
+                self.provider.create(&NodeRequest { desired: &replacement, ..req }).await
+            }
             (Action::Replace, Some(live)) => match self.provider.delete(&req, live).await {
                 Ok(()) => self.provider.create(&req).await,
                 Err(e) => Err(e),
             },
+            (Action::Delete, Some(live)) if !plan.empties.is_empty() => {
+                let mut emptied = desired.clone();
+                emptied[EMPTY_FIRST] = Value::from(plan.empties.clone());
+                self.provider.delete(&NodeRequest { desired: &emptied, ..req }, live).await.map(|()| Outputs::new())
+            }
             (Action::Delete, Some(live)) => self.provider.delete(&req, live).await.map(|()| Outputs::new()),
             (action, None) => Err(crate::provider::ProviderError::new(format!(
                 "cannot {} a resource that does not exist",
@@ -125,19 +136,62 @@ impl Engine<'_> {
         }
     }
 
+    /// Deletes what create-first replacements replaced, dependents first,
+    /// once every node that used the old one has moved to the new one.
+    async fn retire_replaced(&self, planned: &Planned, outcomes: &[Outcome], report: &mut ApplyReport) {
+        let graph = &planned.expanded.graph;
+        let mut order = graph.topological_order().unwrap_or_default();
+        order.reverse();
+        let mut retired = Vec::new();
+        for i in order {
+            let (node, plan) = (&graph.nodes()[i], &planned.nodes[i]);
+            let create_first = node.kind.creates_first();
+            let Some(live) = plan.live.as_ref().filter(|_| plan.action == Action::Replace && create_first) else {
+                continue;
+            };
+            let address = format!("{} (old)", node.address);
+            if outcomes[i] != Outcome::Done {
+                continue;
+            }
+            if let Some(user) = graph.dependents_of(i).find(|&d| outcomes[d] != Outcome::Done) {
+                let why = format!("kept: {} still uses it", graph.nodes()[user].address);
+                report.not_attempted.push((address, Action::Delete, why));
+                continue;
+            }
+            let mut desired = live.state.clone();
+            if let (Some(fields), Some(name)) = (desired.as_object_mut(), live_name(live)) {
+                fields.insert("name".into(), Value::from(name));
+            }
+            retired.push((address, node.kind, desired, live.clone()));
+        }
+        let items = retired.iter().map(|(address, kind, desired, live)| (address.as_str(), *kind, desired, live));
+        self.delete_each(planned, items, report).await;
+    }
+
     /// Deletes resources removed from the file, one at a time in teardown order.
     async fn delete_orphans(&self, planned: &Planned, report: &mut ApplyReport) {
+        let items = planned.orphans.iter().map(|o| (o.address.as_str(), o.kind, &o.desired, &o.live));
+        self.delete_each(planned, items, report).await;
+    }
+
+    /// Deletes each of `items` (address, kind, identity, live state) in turn, reporting each.
+    async fn delete_each<'i>(
+        &self,
+        planned: &Planned,
+        items: impl Iterator<Item = (&'i str, Kind, &'i Value, &'i Live)>,
+        report: &mut ApplyReport,
+    ) {
         let stack = planned.expanded.stack.as_str();
-        for orphan in &planned.orphans {
+        for (address, kind, desired, live) in items {
+            let address = address.to_owned();
             if self.stop.load(Ordering::SeqCst) {
-                report.not_attempted.push((orphan.address.clone(), Action::Delete, INTERRUPTED.into()));
+                report.not_attempted.push((address, Action::Delete, INTERRUPTED.into()));
                 continue;
             }
             let start = Instant::now();
-            let address = orphan.address.clone();
             self.sink.event(Event::Started { address: address.clone(), action: Action::Delete });
-            let req = NodeRequest { stack, address: &orphan.address, kind: orphan.kind, desired: &orphan.desired };
-            match self.provider.delete(&req, &orphan.live).await {
+            let req = NodeRequest { stack, address: &address, kind, desired };
+            match self.provider.delete(&req, live).await {
                 Ok(()) => {
                     let elapsed = start.elapsed();
                     self.sink.event(Event::Finished { address: address.clone(), action: Action::Delete, elapsed });
@@ -156,4 +210,10 @@ impl Engine<'_> {
             }
         }
     }
+}
+
+/// The name a live resource has in AWS (its state may show the file's name
+/// for it; see [`Kind::replacement`]).
+fn live_name(live: &Live) -> Option<&str> {
+    live.outputs.get("name").or_else(|| live.state.get("name")).and_then(Value::as_str)
 }

@@ -9,6 +9,17 @@ fn split_tags(kind: Kind, state: &Value) -> (Value, Option<Value>) {
     (normalize(kind, &state), tags)
 }
 
+/// The live state with the file's name where the live resource answers to
+/// it under its replacement's name (see [`Kind::answers_to`]).
+pub(super) fn as_named(kind: Kind, desired: &Value, live_state: &Value) -> Value {
+    let mut state = live_state.clone();
+    let live_name = live_state.get("name").and_then(Value::as_str);
+    if kind.creates_first() && live_name.is_some_and(|n| kind.answers_to(desired, n)) {
+        state["name"] = desired["name"].clone();
+    }
+    state
+}
+
 fn split_raw(state: &Value) -> Value {
     let mut state = state.clone();
     if let Some(fields) = state.as_object_mut() {
@@ -24,8 +35,8 @@ fn live_tags(live: &Live) -> Option<Value> {
 /// Top-level fields whose desired and live values differ, compared in
 /// canonical form; `tags` when the tags differ (for kinds that carry them).
 pub fn changed_fields(kind: Kind, desired: &Value, live: &Live) -> Vec<String> {
+    let live_state = normalize(kind, &as_named(kind, desired, &live.state));
     let (desired, desired_tags) = split_tags(kind, desired);
-    let live_state = normalize(kind, &live.state);
     let mut changed: Vec<String> = Vec::new();
     let empty = serde_json::Map::new();
     let d = desired.as_object().unwrap_or(&empty);
@@ -49,7 +60,7 @@ pub(super) fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> 
         Action::Update | Action::Replace => plan.changed.clone(),
         Action::NoOp | Action::Delete => vec![],
     };
-    let live_n = plan.live.as_ref().map(|l| normalize(node.kind, &l.state));
+    let live_n = plan.live.as_ref().map(|l| normalize(node.kind, &as_named(node.kind, desired, &l.state)));
     // A create shows the values as berth will send them; a change compares canonical forms.
     let desired_n = if plan.action == Action::Create { split_raw(desired) } else { desired_n };
     for field in field_names {
@@ -83,6 +94,14 @@ pub(super) fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> 
         .collect();
     let note = match plan.action {
         Action::Update => node.kind.update_note().map(str::to_owned),
+        Action::Replace if node.kind.creates_first() => {
+            let live_name = plan.live.as_ref().and_then(|l| l.outputs.get("name")).and_then(Value::as_str);
+            let name = node.kind.replacement(desired, live_name)["name"].as_str().map(str::to_owned);
+            Some(format!(
+                "the new one is created first{}, what uses the old one moves to it, then the old one is deleted",
+                name.map(|n| format!(" (as `{n}`)")).unwrap_or_default()
+            ))
+        }
         _ => None,
     };
     ResourceChange {

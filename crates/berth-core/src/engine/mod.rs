@@ -115,6 +115,9 @@ struct NodePlan {
     live: Option<Live>,
     action: Action,
     changed: Vec<String>,
+    /// Objects berth does not manage that deleting this bucket deletes first
+    /// (`destroy --force-delete-buckets`), as the plan lists them.
+    empties: Vec<String>,
     /// What the resource holds of the kinds it manages exactly.
     children: Vec<LiveChild>,
 }
@@ -142,6 +145,9 @@ struct Tagged {
     children: Vec<LiveChild>,
 }
 
+/// The field of a bucket's delete request listing the objects to delete first.
+pub const EMPTY_FIRST: &str = "empty_first";
+
 /// Why an orphan found by its tags is deleted.
 pub const NO_LONGER_DECLARED: &str = "no longer in the stack file";
 /// Why a child of an owned resource is deleted.
@@ -158,6 +164,30 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// Makes the deletes of these buckets delete the objects listed first
+    /// (objects berth does not manage, as `(bucket, keys)`), and says so in
+    /// the plan: only what the plan lists is deleted.
+    pub fn empty_buckets(&mut self, held: &[(String, Vec<String>)]) {
+        for (bucket, keys) in held {
+            let nodes = self.expanded.graph.nodes().iter().zip(&mut self.nodes);
+            let Some((node, plan)) = nodes.into_iter().find(|(node, plan)| {
+                node.kind == Kind::S3Bucket && plan.action == Action::Delete && node.desired["name"] == bucket.as_str()
+            }) else {
+                continue;
+            };
+            plan.empties = keys.clone();
+            if let Some(change) = self.plan.resources.iter_mut().find(|r| r.address == node.address) {
+                let shown: Vec<&str> = keys.iter().take(5).map(String::as_str).collect();
+                let more = if keys.len() > 5 { format!(" and {} more", keys.len() - 5) } else { String::new() };
+                change.note = Some(format!(
+                    "empties {} object(s) berth does not manage first: {}{more}",
+                    keys.len(),
+                    shown.join(", ")
+                ));
+            }
+        }
+    }
+
     /// The expanded stack this plan was made for.
     pub fn expanded(&self) -> &Expanded {
         &self.expanded

@@ -207,7 +207,7 @@ impl Engine<'_> {
             _ => Vec::new(),
         };
         let mut s = shared.lock().expect("lock");
-        s.nodes[i] = Some(NodePlan { live, action, changed, children });
+        s.nodes[i] = Some(NodePlan { live, action, changed, empties: Vec::new(), children });
         s.read += 1;
         let done = s.read;
         drop(s);
