@@ -6,9 +6,9 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Discovered, Live, NodeRequest, Outputs, ProviderResult};
 use serde_json::{json, Value};
 
-use super::{elb_tags, port, with_tags, ElbTags, MISSING};
+use super::{elb_tags, port, retag_if_changed, with_tags, ElbTags, MISSING};
 use crate::discover::{discovered, id_tag};
-use crate::handler::{retag, Handler, Tagger};
+use crate::handler::{Handler, Tagger};
 use crate::once::send_once;
 use crate::util::{absent_on, desired_tags, invalid, live_arn, outputs, str_field, Shape};
 use crate::{aws_error, Clients};
@@ -87,10 +87,7 @@ impl Handler for Listener {
                 .await
                 .map_err(aws_error)?;
         }
-        if has("tags") {
-            retag(&ElbTags, c, req, live).await?;
-        }
-        Ok(live.outputs.clone())
+        retag_if_changed(c, req, live, changed).await
     }
 
     async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {

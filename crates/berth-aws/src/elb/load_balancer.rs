@@ -6,8 +6,8 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult};
 use serde_json::{json, Value};
 
-use super::{elb_tags, with_tags, ElbTags, MISSING};
-use crate::handler::{retag, Arn, Handler, Tagger};
+use super::{elb_tags, retag_if_changed, with_tags, ElbTags, MISSING};
+use crate::handler::{Arn, Handler, Tagger};
 use crate::once::send_once;
 use crate::util::{absent_on, desired_tags, invalid, live_arn, opt_str, outputs, str_field, str_list, Shape};
 use crate::{aws_error, Clients};
@@ -95,10 +95,7 @@ impl Handler for LoadBalancer {
             let subnets = Some(str_list(req, "subnet_ids"));
             c.elb.set_subnets().load_balancer_arn(arn).set_subnets(subnets).send().await.map_err(aws_error)?;
         }
-        if has("tags") {
-            retag(&ElbTags, c, req, live).await?;
-        }
-        Ok(live.outputs.clone())
+        retag_if_changed(c, req, live, changed).await
     }
 
     async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {

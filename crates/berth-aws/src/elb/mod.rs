@@ -8,7 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::Tag;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult};
 use serde_json::Value;
 
-use crate::handler::Tagger;
+use crate::handler::{retag, Tagger};
 use crate::util::{int_field, invalid, live_arn, tags_from};
 use crate::{aws_error, Clients};
 
@@ -48,6 +48,20 @@ async fn read_tags(c: &Clients, arn: &str) -> ProviderResult<BTreeMap<String, St
     let out = c.elb.describe_tags().resource_arns(arn).send().await.map_err(aws_error)?;
     let tags = out.tag_descriptions().iter().filter(|d| d.resource_arn() == Some(arn)).flat_map(|d| d.tags());
     Ok(tags_from(tags.map(|t| (t.key(), t.value()))))
+}
+
+/// The end of every ELBv2 update: the tags, when they changed. No output
+/// changes in place.
+async fn retag_if_changed(
+    c: &Clients,
+    req: &NodeRequest<'_>,
+    live: &Live,
+    changed: &[String],
+) -> ProviderResult<Outputs> {
+    if changed.iter().any(|f| f == "tags") {
+        retag(&ElbTags, c, req, live).await?;
+    }
+    Ok(live.outputs.clone())
 }
 
 /// A live resource, with its tags read from its ARN.

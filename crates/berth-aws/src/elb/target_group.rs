@@ -6,8 +6,8 @@ use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult};
 use serde_json::{json, Value};
 
-use super::{elb_tags, port, with_tags, ElbTags, MISSING};
-use crate::handler::{retag, Arn, Handler, Tagger};
+use super::{elb_tags, port, retag_if_changed, with_tags, ElbTags, MISSING};
+use crate::handler::{Arn, Handler, Tagger};
 use crate::once::send_once;
 use crate::util::{absent_on, desired_tags, invalid, live_arn, outputs, str_field, Shape};
 use crate::{aws_error, Clients};
@@ -90,10 +90,7 @@ impl Handler for TargetGroup {
                 .await
                 .map_err(aws_error)?;
         }
-        if has("tags") {
-            retag(&ElbTags, c, req, live).await?;
-        }
-        Ok(live.outputs.clone())
+        retag_if_changed(c, req, live, changed).await
     }
 
     async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
