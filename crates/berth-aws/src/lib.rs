@@ -1,6 +1,7 @@
 //! berth's AWS provider: implements [`berth_core::provider::Provider`] with the
-//! AWS SDK for Rust. Start at [`AwsProvider`]; each module handles the kinds of
-//! one AWS service (see `docs/resources.md` for every kind's desired state).
+//! AWS SDK for Rust. Start at [`AwsProvider`]; each resource kind has one
+//! handler (`<service>/<kind>.rs`), found through [`handler::handler`] (see
+//! `docs/resources.md` for every kind's desired state).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,6 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use berth_core::kind::Kind;
 use berth_core::provider::{
     Discovered, Identity, Live, LiveChild, NodeRequest, Outputs, Provider, ProviderError, ProviderResult,
 };
@@ -26,6 +26,7 @@ mod ec2;
 mod ecs;
 mod elb;
 mod facts;
+mod handler;
 mod iam;
 mod lock;
 mod logs;
@@ -35,6 +36,8 @@ mod rollout;
 mod s3;
 mod ssm;
 mod util;
+
+use handler::handler;
 
 /// How to reach AWS: the standard credential chain plus these overrides.
 #[derive(Debug, Clone, Default)]
@@ -156,17 +159,7 @@ impl AwsProvider {
 impl AwsProvider {
     /// Sends the calls that create the resource of `req`, once.
     pub(crate) async fn send_create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
-        let c = &self.clients;
-        match service_of(req.kind) {
-            Service::Ec2 => ec2::create(c, req).await,
-            Service::Iam => iam::create(c, req).await,
-            Service::S3 => s3::create(c, req).await,
-            Service::Logs => logs::create(c, req).await,
-            Service::Autoscaling => autoscaling::create(c, req).await,
-            Service::Ecs => ecs::create(c, req).await,
-            Service::Elb => elb::create(c, req).await,
-            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
-        }
+        handler(req.kind).create(&self.clients, req).await
     }
 }
 
@@ -200,29 +193,7 @@ impl Provider for AwsProvider {
     }
 
     async fn read(&self, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
-        let c = &self.clients;
-        match req.kind {
-            Kind::Network | Kind::KeyPair | Kind::SecurityGroup | Kind::SecurityGroupIngress | Kind::LaunchTemplate => {
-                ec2::read(c, req).await
-            }
-            Kind::SsmParameter => ssm::read(c, req).await,
-            Kind::IamPolicy
-            | Kind::IamRole
-            | Kind::IamRolePolicyAttachment
-            | Kind::IamRoleInlinePolicy
-            | Kind::IamInstanceProfile => iam::read(c, req).await,
-            Kind::S3Bucket | Kind::S3PublicAccessBlock | Kind::S3BucketPolicy | Kind::S3Object => {
-                s3::read(c, req).await
-            }
-            Kind::LogGroup => logs::read(c, req).await,
-            Kind::AutoscalingGroup => autoscaling::read(c, req).await,
-            Kind::CapacityProvider
-            | Kind::EcsCluster
-            | Kind::ClusterCapacityProviders
-            | Kind::TaskDefinition
-            | Kind::EcsService => ecs::read(c, req).await,
-            Kind::TargetGroup | Kind::LoadBalancer | Kind::Listener => elb::read(c, req).await,
-        }
+        handler(req.kind).read(&self.clients, req).await
     }
 
     async fn create(&self, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
@@ -231,17 +202,7 @@ impl Provider for AwsProvider {
     }
 
     async fn update(&self, req: &NodeRequest<'_>, live: &Live, changed: &[String]) -> ProviderResult<Outputs> {
-        let c = &self.clients;
-        match service_of(req.kind) {
-            Service::Ec2 => ec2::update(c, req, live, changed).await,
-            Service::Iam => iam::update(c, req, live, changed).await,
-            Service::S3 => s3::update(c, req, live, changed).await,
-            Service::Logs => logs::update(c, req, live, changed).await,
-            Service::Autoscaling => autoscaling::update(c, req, live, changed).await,
-            Service::Ecs => ecs::update(c, req, live, changed).await,
-            Service::Elb => elb::update(c, req, live, changed).await,
-            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
-        }
+        handler(req.kind).update(&self.clients, req, live, changed).await
     }
 
     async fn children(
@@ -250,15 +211,7 @@ impl Provider for AwsProvider {
         live: &Live,
         declared: &[Value],
     ) -> ProviderResult<Vec<LiveChild>> {
-        let c = &self.clients;
-        match parent.kind {
-            Kind::SecurityGroup => ec2::ingress_rules(c, live).await,
-            Kind::IamRole => iam::role_children(c, parent, declared).await,
-            Kind::IamPolicy => iam::policy_attachments(c, parent, live).await,
-            Kind::S3Bucket => s3::bucket_children(c, parent, declared).await,
-            Kind::EcsCluster => ecs::cluster_children(c, parent).await,
-            _ => Ok(Vec::new()),
-        }
+        handler(parent.kind).children(&self.clients, parent, live, declared).await
     }
 
     async fn discover(&self, stack: &str) -> ProviderResult<Vec<Discovered>> {
@@ -266,41 +219,6 @@ impl Provider for AwsProvider {
     }
 
     async fn delete(&self, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {
-        let c = &self.clients;
-        match service_of(req.kind) {
-            Service::Ec2 => ec2::delete(c, req, live).await,
-            Service::Iam => iam::delete(c, req, live).await,
-            Service::S3 => s3::delete(c, req, live).await,
-            Service::Logs => logs::delete(c, req, live).await,
-            Service::Autoscaling => autoscaling::delete(c, req, live).await,
-            Service::Ecs => ecs::delete(c, req, live).await,
-            Service::Elb => elb::delete(c, req, live).await,
-            Service::Data => Err(ProviderError::new(format!("{} is read-only", req.kind))),
-        }
-    }
-}
-
-enum Service {
-    Data,
-    Ec2,
-    Iam,
-    S3,
-    Logs,
-    Autoscaling,
-    Ecs,
-    Elb,
-}
-
-fn service_of(kind: Kind) -> Service {
-    use Kind::*;
-    match kind {
-        Network | SsmParameter => Service::Data,
-        KeyPair | SecurityGroup | SecurityGroupIngress | LaunchTemplate => Service::Ec2,
-        IamPolicy | IamRole | IamRolePolicyAttachment | IamRoleInlinePolicy | IamInstanceProfile => Service::Iam,
-        S3Bucket | S3PublicAccessBlock | S3BucketPolicy | S3Object => Service::S3,
-        LogGroup => Service::Logs,
-        AutoscalingGroup => Service::Autoscaling,
-        CapacityProvider | EcsCluster | ClusterCapacityProviders | TaskDefinition | EcsService => Service::Ecs,
-        TargetGroup | LoadBalancer | Listener => Service::Elb,
+        handler(req.kind).delete(&self.clients, req, live).await
     }
 }

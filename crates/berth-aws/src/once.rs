@@ -27,6 +27,7 @@ use berth_core::normalize::normalize;
 use berth_core::provider::{Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, ID_TAG, STACK_TAG};
 use serde_json::Value;
 
+use crate::handler::handler;
 use crate::AwsProvider;
 
 /// Sends `$call` (a fluent builder of the SDK crate `$sdk`) letting the SDK
@@ -41,21 +42,6 @@ macro_rules! send_once {
     };
 }
 pub(crate) use send_once;
-
-/// Error codes that say the resource is already there.
-const ALREADY_EXISTS: &[&str] = &[
-    "AlreadyExists",
-    "BucketAlreadyOwnedByYou",
-    "DuplicateListener",
-    "DuplicateLoadBalancerName",
-    "DuplicateTargetGroupName",
-    "EntityAlreadyExists",
-    "InvalidGroup.Duplicate",
-    "InvalidKeyPair.Duplicate",
-    "InvalidLaunchTemplateName.AlreadyExistsException",
-    "InvalidPermission.Duplicate",
-    "ResourceAlreadyExistsException",
-];
 
 /// Error codes of a server-side failure: the request may have been acted on.
 const SERVER_FAULTS: &[&str] = &[
@@ -84,7 +70,7 @@ pub(crate) async fn create(provider: &AwsProvider, req: &NodeRequest<'_>) -> Pro
             Err(error) => error,
         };
         let unknown = outcome_unknown(&error);
-        if (!unknown && !already_exists(&error)) || round > attempts {
+        if (!unknown && !already_exists(req.kind, &error)) || round > attempts {
             return Err(error);
         }
         let live = provider.read(req).await.map_err(|read| ProviderError {
@@ -113,10 +99,12 @@ fn outcome_unknown(error: &ProviderError) -> bool {
     error.code.as_deref().is_none_or(|code| SERVER_FAULTS.contains(&code))
 }
 
-fn already_exists(error: &ProviderError) -> bool {
+/// Whether `error` says that the resource of `kind` is already there: one of
+/// its handler's codes, or ECS's way of saying so.
+fn already_exists(kind: Kind, error: &ProviderError) -> bool {
     let message = error.message.to_ascii_lowercase();
     match error.code.as_deref() {
-        Some(code) if ALREADY_EXISTS.contains(&code) => true,
+        Some(code) if handler(kind).already_exists().contains(&code) => true,
         // ECS: a capacity provider that exists, or CreateService without the
         // first request's client token ("Creation of service was not idempotent").
         Some("ClientException" | "InvalidParameterException") => {
@@ -205,10 +193,13 @@ mod tests {
         assert!(outcome_unknown(&error(None, "dispatch failure: io error")));
         assert!(outcome_unknown(&error(Some("InternalError"), "InternalError: oops")));
         assert!(!outcome_unknown(&error(Some("ValidationError"), "bad")));
-        assert!(already_exists(&error(Some("InvalidGroup.Duplicate"), "exists")));
-        assert!(already_exists(&error(Some("InvalidParameterException"), "Creation of service was not idempotent.")));
-        assert!(already_exists(&error(Some("ClientException"), "The capacity provider cp already exists.")));
-        assert!(!already_exists(&error(Some("ClientException"), "Unable to assume role")));
+        assert!(already_exists(Kind::SecurityGroup, &error(Some("InvalidGroup.Duplicate"), "exists")));
+        assert!(!already_exists(Kind::KeyPair, &error(Some("InvalidGroup.Duplicate"), "exists")));
+        let not_idempotent = error(Some("InvalidParameterException"), "Creation of service was not idempotent.");
+        assert!(already_exists(Kind::EcsService, &not_idempotent));
+        let provider_exists = error(Some("ClientException"), "The capacity provider cp already exists.");
+        assert!(already_exists(Kind::CapacityProvider, &provider_exists));
+        assert!(!already_exists(Kind::IamRole, &error(Some("ClientException"), "Unable to assume role")));
     }
 
     #[test]

@@ -34,12 +34,12 @@ impl AwsProvider {
         let status = self.services(cluster, &[service.to_owned()]).await?.into_iter().next();
         let status = status.ok_or_else(|| ProviderError::new(format!("no service {service} in cluster {cluster}")))?;
         let current = status.task_definition;
-        let (family, revision) = crate::ecs::family_revision(&current)
+        let (family, revision) = crate::ecs::task_definition::family_revision(&current)
             .ok_or_else(|| ProviderError::new(format!("{service} runs `{current}`, not a task definition revision")))?;
-        let older = crate::ecs::active_revisions(&self.clients, family).await?;
+        let older = crate::ecs::task_definition::active_revisions(&self.clients, family).await?;
         let previous = older
             .into_iter()
-            .filter_map(|arn| Some((crate::ecs::family_revision(&arn)?.1, arn)))
+            .filter_map(|arn| Some((crate::ecs::task_definition::family_revision(&arn)?.1, arn)))
             .filter(|(r, _)| *r < revision)
             .max_by_key(|(r, _)| *r)
             .map(|(_, arn)| arn)

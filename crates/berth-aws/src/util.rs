@@ -1,5 +1,5 @@
-//! Small helpers shared by the service modules: reading desired-state fields
-//! and building tag maps.
+//! Small helpers shared by the handlers: reading desired-state fields,
+//! building tag maps and outputs.
 
 use std::collections::BTreeMap;
 
@@ -99,6 +99,19 @@ pub(crate) fn invalid(req: &NodeRequest<'_>, err: impl std::fmt::Display) -> Pro
 /// Outputs from `(name, value)` pairs.
 pub(crate) fn outputs<const N: usize>(pairs: [(&str, Value); N]) -> Outputs {
     pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// The outputs of a resource known by its name and ARN.
+pub(crate) fn name_and_arn(name: &str, arn: impl Into<Value>) -> Outputs {
+    outputs([("name", name.into()), ("arn", arn.into())])
+}
+
+/// A tag map from an SDK's tags as `(key, value)` pairs: a tag without a key
+/// is left out, one without a value has the empty one.
+pub(crate) fn tags_from<'a>(
+    pairs: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> BTreeMap<String, String> {
+    pairs.into_iter().filter_map(|(k, v)| Some((k?.to_owned(), v.unwrap_or_default().to_owned()))).collect()
 }
 
 /// The `arn` output of a live resource, which updates and deletes act on.

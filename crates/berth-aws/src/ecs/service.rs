@@ -1,0 +1,211 @@
+//! An ECS service: created once (a client token), updated in place, scaled
+//! in before it is deleted.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{DeploymentConfiguration, LaunchType, LoadBalancer, PropagateTags, Service, ServiceField};
+use berth_core::kind::Kind;
+use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult, ENV_DIGEST_TAG};
+use serde_json::{json, Value};
+
+use super::{ecs_tags, get_i32, get_items, get_str, tag_map, EcsTags};
+use crate::handler::{retag, Arn, Handler, Tagger};
+use crate::once::send_once;
+use crate::util::{absent_on, client_token, desired_tags, int_field, invalid, opt_str, outputs, str_field, Shape};
+use crate::{aws_error, Clients};
+
+/// Error codes ECS gives for a service (or its cluster) that is not there.
+const SERVICE_MISSING: &[&str] = &["ClusterNotFoundException", "ServiceNotFoundException", "ServiceNotActiveException"];
+
+pub(crate) struct EcsService;
+
+#[async_trait]
+impl Handler for EcsService {
+    fn kind(&self) -> Kind {
+        Kind::EcsService
+    }
+
+    fn tagger(&self) -> Option<&'static dyn Tagger> {
+        Some(&EcsTags)
+    }
+
+    async fn read(&self, c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
+        let name = str_field(req, "name")?;
+        let cluster = str_field(req, "cluster")?;
+        let described =
+            c.ecs.describe_services().cluster(cluster).services(name).include(ServiceField::Tags).send().await;
+        let Some(out) = absent_on(described, SERVICE_MISSING)? else {
+            return Ok(None);
+        };
+        // A missing service is a MISSING failure; a deleted one stays listed as INACTIVE.
+        let Some(service) =
+            out.services().iter().find(|s| s.service_name() == Some(name) && s.status() != Some("INACTIVE"))
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Live {
+            state: service_state(service, cluster),
+            outputs: service_outputs(service),
+            tags: Some(tag_map(service.tags())),
+        }))
+    }
+
+    async fn create(&self, c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
+        let name = str_field(req, "name")?;
+        let cluster = str_field(req, "cluster")?;
+        let deployment = desired_deployment(req);
+        // The client token makes a repeated CreateService return the first one's
+        // service on AWS; moto ignores it and replaces the service.
+        let call = c
+            .ecs
+            .create_service()
+            .cluster(cluster)
+            .service_name(name)
+            .task_definition(str_field(req, "task_definition")?)
+            .desired_count(desired_count(req)?)
+            .set_launch_type(opt_str(req, "launch_type").map(LaunchType::from))
+            .set_load_balancers(Some(desired_load_balancers(req)))
+            .set_deployment_configuration(deployment.clone())
+            .set_tags(Some(ecs_tags(desired_tags(req))))
+            .propagate_tags(PropagateTags::None)
+            .client_token(client_token(req));
+        let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
+        let service = out.service().ok_or_else(|| invalid(req, "CreateService returned no service"))?;
+        // moto drops deploymentConfiguration from CreateService (AWS keeps it) but
+        // stores it from UpdateService; setting it again is a no-op on AWS.
+        if let Some(deployment) = deployment {
+            c.ecs
+                .update_service()
+                .cluster(cluster)
+                .service(name)
+                .deployment_configuration(deployment)
+                .send()
+                .await
+                .map_err(aws_error)?;
+        }
+        Ok(service_outputs(service))
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        req: &NodeRequest<'_>,
+        live: &Live,
+        changed: &[String],
+    ) -> ProviderResult<Outputs> {
+        let has = |field: &str| changed.iter().any(|f| f == field);
+        let mut outputs = live.outputs.clone();
+        let in_place = ["task_definition", "desired_count", "deployment", "load_balancers"];
+        // New environment file contents reach running tasks only through a new deployment.
+        let env_digest = |tags: Option<&std::collections::BTreeMap<String, String>>| {
+            tags.and_then(|t| t.get(ENV_DIGEST_TAG)).cloned()
+        };
+        let redeploy = has("tags") && env_digest(Some(&desired_tags(req))) != env_digest(live.tags.as_ref());
+        if redeploy || in_place.into_iter().any(has) {
+            let mut call = c
+                .ecs
+                .update_service()
+                .cluster(str_field(req, "cluster")?)
+                .service(str_field(req, "name")?)
+                .force_new_deployment(redeploy);
+            if has("task_definition") {
+                call = call.task_definition(str_field(req, "task_definition")?);
+            }
+            if has("desired_count") {
+                call = call.desired_count(desired_count(req)?);
+            }
+            if has("deployment") {
+                call = call.set_deployment_configuration(desired_deployment(req));
+            }
+            if has("load_balancers") {
+                // An empty list detaches the service from its target groups.
+                call = call.set_load_balancers(Some(desired_load_balancers(req)));
+            }
+            let out = call.send().await.map_err(aws_error)?;
+            if let Some(service) = out.service() {
+                outputs = service_outputs(service);
+            }
+        }
+        if has("tags") {
+            retag(&EcsTags, c, req, live).await?;
+        }
+        Ok(outputs)
+    }
+
+    async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
+        let name = str_field(req, "name")?;
+        let cluster = str_field(req, "cluster")?;
+        // Scale in first so tasks drain from their target groups before the
+        // service goes; force covers a rollout still in progress.
+        let scaled = c.ecs.update_service().cluster(cluster).service(name).desired_count(0).send().await;
+        if absent_on(scaled, SERVICE_MISSING)?.is_none() {
+            return Ok(());
+        }
+        let deleted = c.ecs.delete_service().cluster(cluster).service(name).force(true).send().await;
+        absent_on(deleted, SERVICE_MISSING).map(drop)
+    }
+
+    async fn identify(&self, _c: &Clients, arn: &Arn<'_>) -> ProviderResult<Option<Value>> {
+        if (arn.service, arn.resource_type) != ("ecs", "service") {
+            return Ok(None);
+        }
+        let (cluster, name) = arn.path.split_once('/').unwrap_or(("default", arn.path));
+        Ok(Some(json!({ "name": name, "cluster": cluster })))
+    }
+}
+
+fn service_state(service: &Service, cluster: &str) -> Value {
+    let cluster = service.cluster_arn().and_then(|arn| arn.rsplit('/').next()).unwrap_or(cluster);
+    let deployment = service.deployment_configuration().map(|d| {
+        Shape::default()
+            .opt("minimum_healthy_percent", d.minimum_healthy_percent())
+            .opt("maximum_percent", d.maximum_percent())
+            .build()
+    });
+    let load_balancers = service.load_balancers().iter().map(|lb| {
+        Shape::default()
+            .opt("target_group_arn", lb.target_group_arn())
+            .opt("container_name", lb.container_name())
+            .opt("container_port", lb.container_port())
+            .build()
+    });
+    Shape::default()
+        .opt("name", service.service_name())
+        .set("cluster", cluster)
+        .opt("task_definition", service.task_definition())
+        .set("desired_count", service.desired_count())
+        .opt("launch_type", service.launch_type().map(LaunchType::as_str))
+        .opt("deployment", deployment)
+        .list("load_balancers", load_balancers)
+        .build()
+}
+
+fn service_outputs(service: &Service) -> Outputs {
+    outputs([("arn", service.service_arn().into()), ("name", service.service_name().into())])
+}
+
+fn desired_deployment(req: &NodeRequest<'_>) -> Option<DeploymentConfiguration> {
+    let deployment = req.desired.get("deployment")?;
+    Some(
+        DeploymentConfiguration::builder()
+            .set_minimum_healthy_percent(get_i32(deployment, "minimum_healthy_percent"))
+            .set_maximum_percent(get_i32(deployment, "maximum_percent"))
+            .build(),
+    )
+}
+
+fn desired_load_balancers(req: &NodeRequest<'_>) -> Vec<LoadBalancer> {
+    get_items(req.desired, "load_balancers")
+        .iter()
+        .map(|lb| {
+            LoadBalancer::builder()
+                .set_target_group_arn(get_str(lb, "target_group_arn").map(str::to_owned))
+                .set_container_name(get_str(lb, "container_name").map(str::to_owned))
+                .set_container_port(get_i32(lb, "container_port"))
+                .build()
+        })
+        .collect()
+}
+
+fn desired_count(req: &NodeRequest<'_>) -> ProviderResult<i32> {
+    i32::try_from(int_field(req, "desired_count")?).map_err(|e| invalid(req, e))
+}

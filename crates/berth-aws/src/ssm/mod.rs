@@ -1,0 +1,3 @@
+//! SSM: parameters, read as data.
+
+pub(crate) mod parameter;
