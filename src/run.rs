@@ -520,7 +520,7 @@ async fn converge(path: &Path, input: &Input, aws: &AwsArgs, request: Converge) 
         }
     };
     let result = match planned {
-        Ok(Some(prepared)) => carry_out(&prepared, aws, &request, &interrupts).await,
+        Ok(Some(mut prepared)) => carry_out(&mut prepared, aws, &request, &interrupts).await,
         Ok(None) => Ok(Exit::Error),
         Err(e) => Err(e),
     };
@@ -528,12 +528,25 @@ async fn converge(path: &Path, input: &Input, aws: &AwsArgs, request: Converge) 
     result
 }
 
-async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge, interrupts: &Interrupts) -> Result<Exit> {
-    let planned = &prepared.planned;
-    if let Some(reason) = request.saved.as_ref().and_then(|s| s.staleness(planned)) {
+async fn carry_out(
+    prepared: &mut Prepared,
+    aws: &AwsArgs,
+    request: &Converge,
+    interrupts: &Interrupts,
+) -> Result<Exit> {
+    if let Some(reason) = request.saved.as_ref().and_then(|s| s.staleness(&prepared.planned)) {
         eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
         return Ok(Exit::Error);
     }
+    let held = match request.mode {
+        Mode::Destroy => unmanaged_objects(prepared).await?,
+        Mode::Apply => Vec::new(),
+    };
+    if request.force_delete_buckets {
+        prepared.planned.empty_buckets(&held);
+    }
+    let prepared = &*prepared;
+    let planned = &prepared.planned;
     let plan = &planned.plan;
     print!("{}", redact::scrub(&berth_render::plan_text(plan, stdout_style())));
     if plan.diagnostics.iter().any(Diagnostic::is_error) {
@@ -543,7 +556,8 @@ async fn carry_out(prepared: &Prepared, aws: &AwsArgs, request: &Converge, inter
     if !plan.summary.has_changes() {
         return Ok(Exit::Ok);
     }
-    if request.mode == Mode::Destroy && !buckets_may_go(prepared, request.force_delete_buckets).await? {
+    if !request.force_delete_buckets && !held.is_empty() {
+        refuse_to_delete_data(&held);
         return Ok(Exit::Error);
     }
     if !request.auto_approve && !confirm(request.mode, &plan.stack, interrupts).await? {
@@ -836,24 +850,20 @@ async fn unlock(path: &Path, id: &str, aws: &AwsArgs) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Whether destroy may delete the stack's buckets: not when they hold objects
-/// berth does not manage, unless `force` (then the provider empties them).
-async fn buckets_may_go(prepared: &Prepared, force: bool) -> Result<bool> {
+/// The stack's buckets that hold objects berth does not manage, with their
+/// keys: destroying them deletes someone's data.
+async fn unmanaged_objects(prepared: &Prepared) -> Result<Vec<(String, Vec<String>)>> {
     let planned = &prepared.planned;
     let deleted: Vec<(&str, &str)> = planned
         .undeclared()
         .filter(|(kind, _)| *kind == berth_core::kind::Kind::S3Object)
         .filter_map(|(_, state)| Some((state["bucket"].as_str()?, state["key"].as_str()?)))
         .collect();
-    let held = berth_core::check::unmanaged_objects(planned.expanded(), &deleted, &prepared.provider).await?;
-    if held.is_empty() {
-        return Ok(true);
-    }
-    if force {
-        prepared.provider.empty_buckets_on_delete();
-        return Ok(true);
-    }
-    for (bucket, keys) in &held {
+    Ok(berth_core::check::unmanaged_objects(planned.expanded(), &deleted, &prepared.provider).await?)
+}
+
+fn refuse_to_delete_data(held: &[(String, Vec<String>)]) {
+    for (bucket, keys) in held {
         let shown: Vec<&str> = keys.iter().take(3).map(String::as_str).collect();
         let more = if keys.len() > 3 { format!(" and {} more", keys.len() - 3) } else { String::new() };
         eprintln!(
@@ -863,7 +873,6 @@ async fn buckets_may_go(prepared: &Prepared, force: bool) -> Result<bool> {
         );
     }
     eprintln!("Nothing was deleted. Move that data, or pass --force-delete-buckets to delete it with the buckets.");
-    Ok(false)
 }
 
 /// Asks on the terminal; refuses when there is none rather than waiting forever.

@@ -1,6 +1,6 @@
 //! Destroy safety against moto: a bucket holding data berth does not manage
-//! stops the destroy (nothing deleted) unless --force-delete-buckets, and a
-//! protected resource stops it too.
+//! stops the destroy (nothing deleted) unless --force-delete-buckets, whose
+//! plan lists the objects it deletes; a protected resource stops it too.
 
 mod common;
 
@@ -27,7 +27,13 @@ async fn unmanaged_objects_stop_destroy_unless_forced() {
     let plan = berth(&moto, &["plan", stack, "--detailed-exitcode"]).expect(0);
     assert!(plan.stdout.contains("No changes."), "nothing was deleted: {}", plan.stdout);
 
-    berth(&moto, &["destroy", stack, "--auto-approve", "--force-delete-buckets"]).expect(0);
+    // The plan lists what the forced destroy deletes beyond berth's own objects.
+    let forced = berth(&moto, &["destroy", stack, "--auto-approve", "--force-delete-buckets"]).expect(0);
+    assert!(
+        forced.stdout.contains("empties 1 object(s) berth does not manage first: someone-elses.csv"),
+        "{}",
+        forced.stdout
+    );
     assert!(s3.head_bucket().bucket(BUCKET).send().await.is_err(), "the bucket is gone");
 }
 

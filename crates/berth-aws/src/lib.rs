@@ -65,8 +65,6 @@ pub(crate) struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    /// Set by `destroy --force-delete-buckets`: bucket deletes empty the bucket first.
-    pub empty_buckets: std::sync::atomic::AtomicBool,
     pub region: String,
 }
 
@@ -135,7 +133,6 @@ impl AwsProvider {
             sts: client!(aws_sdk_sts),
             tagging: client!(aws_sdk_resourcegroupstagging),
             secrets: client!(aws_sdk_secretsmanager),
-            empty_buckets: std::sync::atomic::AtomicBool::new(false),
             region,
         };
         Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()), plain_http })
@@ -145,14 +142,6 @@ impl AwsProvider {
     /// requests cannot meet a policy that demands TLS.
     pub fn plain_http(&self) -> bool {
         self.plain_http
-    }
-}
-
-impl AwsProvider {
-    /// From now on, deleting a bucket deletes every object in it first (for
-    /// `destroy --force-delete-buckets`; otherwise berth never empties a bucket).
-    pub fn empty_buckets_on_delete(&self) {
-        self.clients.empty_buckets.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

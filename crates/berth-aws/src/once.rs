@@ -22,10 +22,9 @@
 
 use std::time::Duration;
 
+use berth_core::engine::changed_fields;
 use berth_core::kind::Kind;
-use berth_core::normalize::normalize;
 use berth_core::provider::{Live, NodeRequest, Outputs, Provider, ProviderError, ProviderResult, ID_TAG, STACK_TAG};
-use serde_json::Value;
 
 use crate::handler::handler;
 use crate::AwsProvider;
@@ -149,31 +148,6 @@ async fn finish(provider: &AwsProvider, req: &NodeRequest<'_>, live: Live) -> Pr
         outputs.entry(key).or_insert(value);
     }
     Ok(outputs)
-}
-
-/// Top-level fields whose desired and live values differ, compared as the
-/// engine compares them when planning.
-fn changed_fields(kind: Kind, desired: &Value, live: &Live) -> Vec<String> {
-    let mut desired = desired.clone();
-    let desired_tags = desired.as_object_mut().and_then(|fields| fields.remove("tags"));
-    let desired = normalize(kind, &desired);
-    let live_state = normalize(kind, &live.state);
-    let empty = serde_json::Map::new();
-    let (d, l) = (desired.as_object().unwrap_or(&empty), live_state.as_object().unwrap_or(&empty));
-    let mut changed: Vec<String> = Vec::new();
-    for key in d.keys().chain(l.keys()) {
-        if d.get(key) != l.get(key) && !changed.contains(key) {
-            changed.push(key.clone());
-        }
-    }
-    let live_tags = live
-        .tags
-        .as_ref()
-        .map(|tags| Value::Object(tags.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect()));
-    if kind.taggable() && desired_tags.is_some() && desired_tags != live_tags {
-        changed.push("tags".into());
-    }
-    changed
 }
 
 #[cfg(test)]

@@ -29,8 +29,19 @@ impl Handler for TargetGroup {
     }
 
     async fn read(&self, c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
-        let described = c.elb.describe_target_groups().names(str_field(req, "name")?).send().await;
-        let Some(tg) = absent_on(described, MISSING)?.and_then(|out| out.target_groups?.into_iter().next()) else {
+        // A group replaced create-first carries its replacement's name
+        // (berth_core::kind::Kind::replacement); the engine takes it for the file's.
+        let name = str_field(req, "name")?;
+        let replacement = Kind::TargetGroup.replacement(req.desired, Some(name));
+        let mut found = None;
+        for name in [Some(name), replacement["name"].as_str()].into_iter().flatten() {
+            let described = c.elb.describe_target_groups().names(name).send().await;
+            found = absent_on(described, MISSING)?.and_then(|out| out.target_groups?.into_iter().next());
+            if found.is_some() {
+                break;
+            }
+        }
+        let Some(tg) = found else {
             return Ok(None);
         };
         let Some(arn) = tg.target_group_arn() else {

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, Tagging};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use berth_core::engine::EMPTY_FIRST;
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderError, ProviderResult};
 use serde_json::{json, Value};
@@ -14,7 +15,7 @@ use super::public_access_block::S3PublicAccessBlock;
 use super::{invalid_tags, sdk_tags, NO_BUCKET};
 use crate::handler::{check_in_place, Arn, Handler};
 use crate::once::send_once;
-use crate::util::{absent_on, desired_tags, name_and_arn, str_field};
+use crate::util::{absent_on, desired_tags, invalid, name_and_arn, str_field};
 use crate::{aws_error, Clients};
 
 /// HeadObject has no body, so a missing object is a bare 404.
@@ -77,8 +78,10 @@ impl Handler for S3Bucket {
 
     async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
         let name = str_field(req, "name")?;
-        if c.empty_buckets.load(std::sync::atomic::Ordering::SeqCst) {
-            empty_bucket(c, name).await?;
+        // Only the objects the plan listed (`destroy --force-delete-buckets`).
+        for key in req.desired.get(EMPTY_FIRST).and_then(Value::as_array).into_iter().flatten() {
+            let key = key.as_str().ok_or_else(|| invalid(req, "an object key to empty first is not a string"))?;
+            absent_on(c.s3.delete_object().bucket(name).key(key).send().await, NO_BUCKET)?;
         }
         match c.s3.delete_bucket().bucket(name).send().await {
             // berth deletes only the objects it manages; anything else in
@@ -183,18 +186,4 @@ async fn put_bucket_tags(c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<(
 
 fn bucket_outputs(name: &str) -> Outputs {
     name_and_arn(name, format!("arn:aws:s3:::{name}"))
-}
-
-/// Deletes every object of the bucket (only with `destroy --force-delete-buckets`).
-async fn empty_bucket(c: &Clients, bucket: &str) -> ProviderResult<()> {
-    loop {
-        let listed = c.s3.list_objects_v2().bucket(bucket).send().await;
-        let Some(listed) = absent_on(listed, NO_BUCKET)? else { return Ok(()) };
-        if listed.contents().is_empty() {
-            return Ok(());
-        }
-        for key in listed.contents().iter().filter_map(|o| o.key()) {
-            c.s3.delete_object().bucket(bucket).key(key).send().await.map_err(aws_error)?;
-        }
-    }
 }
