@@ -236,7 +236,7 @@ fn validate(path: &Path, vars: &InputArgs, region: Option<String>) -> Result<Exi
     println!(
         "{} is valid: {} resources in stack `{}`, {} warning(s).",
         path.display(),
-        expanded.graph.nodes().iter().filter(|n| !n.kind.is_data()).count(),
+        expanded.managed_count(),
         expanded.stack,
         warnings.len()
     );

@@ -14,6 +14,18 @@ pub fn reference_stack() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("stacks/ecs-sample/stack.yaml")
 }
 
+/// How many resources the reference stack manages, from its expansion (the
+/// exact list is asserted once, in berth-core's tests/reference_stack.rs).
+pub fn reference_count() -> usize {
+    let loaded = berth_core::load::load_file(&reference_stack()).expect("the reference stack loads");
+    let options = berth_core::expand::ExpandOptions {
+        account_id: "123456789012".into(),
+        region: "ap-northeast-2".into(),
+        ..Default::default()
+    };
+    berth_core::expand::expand(&loaded, &options).expect("the reference stack expands").managed_count()
+}
+
 /// What one berth run printed and how it ended.
 pub struct Run {
     pub code: i32,

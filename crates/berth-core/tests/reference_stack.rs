@@ -73,6 +73,8 @@ fn every_entry_becomes_its_aws_resources() {
     ];
     let expected: BTreeMap<String, Kind> = expected.iter().map(|(a, k)| (a.to_string(), *k)).collect();
     assert_eq!(kinds, expected);
+    // The one place the reference stack's size is written down; other tests use `managed_count`.
+    assert_eq!(expanded.managed_count(), 28);
 }
 
 #[test]

@@ -59,6 +59,13 @@ pub struct Expanded {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Expanded {
+    /// How many resources berth manages for the stack: every node but the data it reads.
+    pub fn managed_count(&self) -> usize {
+        self.graph.nodes().iter().filter(|n| !n.kind.is_data()).count()
+    }
+}
+
 /// The values expansion would mask ([`Expanded::secrets`]), found even when
 /// the stack has errors: so that nothing printed about those errors shows them.
 pub fn sensitive_values(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<String> {

@@ -1,0 +1,61 @@
+//! The guard for "a kind is one unit": every kind in `Kind::ALL` has its
+//! spec (the compiler sees to that: `Kind::spec` is one exhaustive match),
+//! is produced by a section of the stack file or below a parent (expanding
+//! the repository's stacks makes every kind), and has its rows in
+//! `docs/resources.md` and `docs/plan-format.md`. The provider's handler
+//! for each kind is checked by berth-aws's `every_kind_has_its_own_handler`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use berth_core::expand::{expand, ExpandOptions};
+use berth_core::kind::Kind;
+use berth_core::load::load_file;
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every stack file under `stacks/`.
+fn stack_files() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(repository().join("stacks")).unwrap() {
+        let file = entry.unwrap().path().join("stack.yaml");
+        if file.exists() {
+            found.push(file);
+        }
+    }
+    assert!(!found.is_empty());
+    found
+}
+
+#[test]
+fn every_kind_is_made_by_a_section_or_a_parent() {
+    let options = ExpandOptions { account_id: "123456789012".into(), region: "eu-west-1".into(), ..Default::default() };
+    let mut made = BTreeSet::new();
+    for file in stack_files() {
+        let loaded = load_file(&file).unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        let expanded = expand(&loaded, &options).unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        made.extend(expanded.graph.nodes().iter().map(|n| n.kind));
+    }
+    let missing: Vec<Kind> = Kind::ALL.iter().copied().filter(|k| !made.contains(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "no stack under stacks/ makes {missing:?}: give the kind a section (expand/sections) or a parent, \
+         and use it in a stack there"
+    );
+}
+
+#[test]
+fn every_kind_is_documented() {
+    let resources = std::fs::read_to_string(repository().join("docs/resources.md")).unwrap();
+    let plan_format = std::fs::read_to_string(repository().join("docs/plan-format.md")).unwrap();
+    for kind in Kind::ALL {
+        let row = format!("| `{kind}`");
+        assert!(resources.lines().any(|l| l.starts_with(&row)), "docs/resources.md has no row for `{kind}`");
+        // Data kinds are read, never planned: they do not appear in plans.
+        if !kind.is_data() {
+            assert!(plan_format.contains(&format!("`{kind}`")), "docs/plan-format.md does not list `{kind}`");
+        }
+    }
+}
