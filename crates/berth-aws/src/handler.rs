@@ -127,7 +127,7 @@ pub(crate) trait DataSource: Send + Sync {
 }
 
 /// The handler of a data kind: reads through its source and refuses the rest.
-pub(crate) struct ReadOnly<S>(S);
+pub(crate) struct ReadOnly<S>(pub S);
 
 #[async_trait]
 impl<S: DataSource> Handler for ReadOnly<S> {
@@ -178,35 +178,27 @@ impl<'a> Arn<'a> {
     }
 }
 
-/// The handler of `kind`.
+/// Every service's handlers: a kind's handler is listed by its service
+/// module, next to the `mod` line of its file.
+const SERVICES: &[&[&dyn Handler]] = &[
+    ec2::HANDLERS,
+    ssm::HANDLERS,
+    iam::HANDLERS,
+    s3::HANDLERS,
+    logs::HANDLERS,
+    autoscaling::HANDLERS,
+    ecs::HANDLERS,
+    elb::HANDLERS,
+];
+
+/// The handler of `kind` (every kind has one: `every_kind_has_its_own_handler`).
 pub(crate) fn handler(kind: Kind) -> &'static dyn Handler {
-    match kind {
-        Kind::Network => &ReadOnly(ec2::network::Network),
-        Kind::SsmParameter => &ReadOnly(ssm::parameter::SsmParameter),
-        Kind::KeyPair => &ec2::key_pair::KeyPair,
-        Kind::SecurityGroup => &ec2::security_group::SecurityGroup,
-        Kind::SecurityGroupIngress => &ec2::ingress::SecurityGroupIngress,
-        Kind::IamPolicy => &iam::policy::IamPolicy,
-        Kind::IamRole => &iam::role::IamRole,
-        Kind::IamRolePolicyAttachment => &iam::attachment::IamRolePolicyAttachment,
-        Kind::IamRoleInlinePolicy => &iam::inline_policy::IamRoleInlinePolicy,
-        Kind::IamInstanceProfile => &iam::instance_profile::IamInstanceProfile,
-        Kind::S3Bucket => &s3::bucket::S3Bucket,
-        Kind::S3PublicAccessBlock => &s3::public_access_block::S3PublicAccessBlock,
-        Kind::S3BucketPolicy => &s3::bucket_policy::S3BucketPolicy,
-        Kind::S3Object => &s3::object::S3Object,
-        Kind::LogGroup => &logs::log_group::LogGroup,
-        Kind::LaunchTemplate => &ec2::launch_template::LaunchTemplate,
-        Kind::AutoscalingGroup => &autoscaling::group::AutoscalingGroup,
-        Kind::CapacityProvider => &ecs::capacity_provider::CapacityProvider,
-        Kind::EcsCluster => &ecs::cluster::EcsCluster,
-        Kind::ClusterCapacityProviders => &ecs::cluster_capacity_providers::ClusterCapacityProviders,
-        Kind::TaskDefinition => &ecs::task_definition::TaskDefinition,
-        Kind::TargetGroup => &elb::target_group::TargetGroup,
-        Kind::LoadBalancer => &elb::load_balancer::LoadBalancer,
-        Kind::Listener => &elb::listener::Listener,
-        Kind::EcsService => &ecs::service::EcsService,
-    }
+    SERVICES
+        .iter()
+        .flat_map(|handlers| handlers.iter())
+        .find(|h| h.kind() == kind)
+        .copied()
+        .unwrap_or_else(|| panic!("no handler for {kind}: list it in its service module's HANDLERS"))
 }
 
 /// Every kind's handler, in the order of [`Kind::ALL`].
@@ -223,6 +215,8 @@ mod tests {
         for &kind in Kind::ALL {
             assert_eq!(handler(kind).kind(), kind, "the handler of {kind}");
         }
+        let listed = SERVICES.iter().map(|handlers| handlers.len()).sum::<usize>();
+        assert_eq!(listed, Kind::ALL.len(), "a kind is listed by two services, or twice");
     }
 
     #[test]

@@ -12,6 +12,9 @@ use crate::{aws_error, Clients};
 
 pub(crate) mod group;
 
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] = &[&group::AutoscalingGroup];
+
 /// Auto Scaling tags a group by its name.
 pub(crate) struct AutoscalingTags;
 

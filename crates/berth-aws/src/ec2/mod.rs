@@ -20,6 +20,17 @@ pub(crate) mod launch_template;
 pub(crate) mod network;
 pub(crate) mod security_group;
 
+use crate::handler::ReadOnly;
+
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] = &[
+    &ReadOnly(network::Network),
+    &key_pair::KeyPair,
+    &security_group::SecurityGroup,
+    &ingress::SecurityGroupIngress,
+    &launch_template::LaunchTemplate,
+];
+
 /// EC2 tags a resource by its id.
 pub(crate) struct Ec2Tags;
 

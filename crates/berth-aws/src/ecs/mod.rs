@@ -19,6 +19,15 @@ pub(crate) mod cluster_capacity_providers;
 pub(crate) mod service;
 pub(crate) mod task_definition;
 
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] = &[
+    &capacity_provider::CapacityProvider,
+    &cluster::EcsCluster,
+    &cluster_capacity_providers::ClusterCapacityProviders,
+    &task_definition::TaskDefinition,
+    &service::EcsService,
+];
+
 /// ECS tags a resource by its ARN.
 pub(crate) struct EcsTags;
 

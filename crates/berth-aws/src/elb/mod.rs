@@ -16,6 +16,10 @@ pub(crate) mod listener;
 pub(crate) mod load_balancer;
 pub(crate) mod target_group;
 
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] =
+    &[&target_group::TargetGroup, &load_balancer::LoadBalancer, &listener::Listener];
+
 /// Error codes ELBv2 gives for a load balancer, target group or listener that
 /// is not there.
 const MISSING: &[&str] = &["LoadBalancerNotFound", "TargetGroupNotFound", "ListenerNotFound"];

@@ -22,6 +22,15 @@ pub(crate) mod instance_profile;
 pub(crate) mod policy;
 pub(crate) mod role;
 
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] = &[
+    &policy::IamPolicy,
+    &role::IamRole,
+    &attachment::IamRolePolicyAttachment,
+    &inline_policy::IamRoleInlinePolicy,
+    &instance_profile::IamInstanceProfile,
+];
+
 const NO_SUCH_ENTITY: &[&str] = &["NoSuchEntity"];
 
 /// IAM's tagging calls are per entity type: a policy is tagged by its ARN,

@@ -11,6 +11,9 @@ use crate::{aws_error, Clients};
 
 pub(crate) mod log_group;
 
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] = &[&log_group::LogGroup];
+
 /// CloudWatch Logs tags a resource by its ARN.
 pub(crate) struct LogsTags;
 

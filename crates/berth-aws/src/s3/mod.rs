@@ -12,6 +12,10 @@ pub(crate) mod bucket_policy;
 pub(crate) mod object;
 pub(crate) mod public_access_block;
 
+/// The handlers of this service's kinds (see [`crate::handler::handler`]).
+pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] =
+    &[&bucket::S3Bucket, &public_access_block::S3PublicAccessBlock, &bucket_policy::S3BucketPolicy, &object::S3Object];
+
 /// HeadBucket answers a missing bucket with a bare 404, which the SDK names `NotFound`.
 const NO_BUCKET: &[&str] = &["NoSuchBucket", "NotFound"];
 
