@@ -28,8 +28,11 @@ pub fn reference_count() -> usize {
 
 /// What one berth run printed and how it ended.
 pub struct Run {
+    /// The exit code; -1 when berth was ended by a signal.
     pub code: i32,
+    /// What berth wrote to stdout.
     pub stdout: String,
+    /// What berth wrote to stderr.
     pub stderr: String,
 }
 
@@ -52,6 +55,7 @@ impl Run {
         self
     }
 
+    /// Stdout parsed as JSON; panics showing it when it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
@@ -499,12 +503,19 @@ pub fn insert_after(text: &str, anchor: &str, addition: &str) -> String {
 pub mod extra_children {
     use super::insert_after;
 
+    /// The reference stack's HTTP ingress rule, which the extra rule follows.
     pub const HTTP_RULE: &str = "      - { protocol: tcp, ports: 80, cidr: 0.0.0.0/0 }\n";
+    /// An extra ingress rule: HTTPS from anywhere.
     pub const HTTPS_RULE: &str = "      - { protocol: tcp, ports: 443, cidr: 0.0.0.0/0 }\n";
+    /// The AWS managed policy the extras attach.
     pub const S3_READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    /// The same policy as a line of the execution role's `managed_policies`.
     pub const S3_READ_ONLY_LINE: &str = "        - arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess\n";
+    /// An extra attachment of the file's `ecs-sample-ecs` policy, to the instance role.
     pub const FILE_POLICY_ON_INSTANCE_ROLE: &str = "      policies: [ecs-sample-ecs]\n";
+    /// An extra inline policy of the execution role, `describe-logs`.
     pub const DESCRIBE_LOGS: &str = "        describe-logs:\n          Version: \"2012-10-17\"\n          Statement:\n            - { Effect: Allow, Action: [logs:DescribeLogGroups], Resource: [\"*\"] }\n";
+    /// An extra sensitive bucket object, `extra.env`.
     pub const EXTRA_OBJECT: &str = "      extra.env:\n        file: env/prod.env\n        sensitive: true\n";
 
     /// The reference stack's text with one more ingress rule, AWS managed

@@ -17,7 +17,9 @@ use crate::{aws_error, AwsProvider};
 /// Where a lock lives: `s3://bucket/key`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockLocation {
+    /// The bucket holding the lock object.
     pub bucket: String,
+    /// The lock object's key.
     pub key: String,
 }
 
@@ -38,16 +40,20 @@ impl LockLocation {
 /// A lock this process holds.
 #[derive(Debug, Clone)]
 pub struct HeldLock {
+    /// Where the lock is.
     pub location: LockLocation,
+    /// The id written in the lock; releasing checks it, so a run never removes another's lock.
     pub id: String,
 }
 
 /// Who holds a lock, as written in the lock object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockHolder {
+    /// The lock's id, as `berth unlock --id` takes it.
     pub id: String,
     /// `ARN on HOST`.
     pub who: String,
+    /// The command that took it (`apply`, `destroy`).
     pub operation: String,
     /// Seconds since the Unix epoch.
     pub since: u64,
@@ -63,12 +69,26 @@ impl LockHolder {
 /// Why a lock could not be taken or released.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LockError {
+    /// Another run holds the lock.
     #[error("stack `{stack}` is locked by {} ({}) since {} (lock id {})", .holder.who, .holder.operation, describe_time(.holder.since), .holder.id)]
-    Held { stack: String, holder: LockHolder },
+    Held {
+        /// The stack the lock is for.
+        stack: String,
+        /// Who holds it, and since when.
+        holder: LockHolder,
+    },
+    /// `berth unlock` was given an id the lock does not carry.
     #[error("the lock is held under id {actual}, not {given}: nothing was removed")]
-    WrongId { given: String, actual: String },
+    WrongId {
+        /// The id given.
+        given: String,
+        /// The id the lock carries.
+        actual: String,
+    },
+    /// No lock object exists at this `bucket/key`.
     #[error("there is no lock at s3://{0}")]
     NotLocked(String),
+    /// An S3 or STS call failed.
     #[error("{0}")]
     Aws(#[from] ProviderError),
 }

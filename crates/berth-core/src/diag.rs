@@ -9,20 +9,25 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Reported; does not stop the run, and a check's warning can be allowed.
     Warning,
+    /// Stops the run before anything changes.
     Error,
 }
 
 /// One finding, located in the stack file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
+    /// How bad it is.
     pub severity: Severity,
     /// Stable code for checks (`BRT012`); `None` for parse and reference errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The stack file it concerns.
     pub file: PathBuf,
-    /// 1-based line and column; 0 when the place is unknown.
+    /// 1-based line; 0 when the place is unknown.
     pub line: usize,
+    /// 1-based column; 0 when the place is unknown.
     pub column: usize,
     /// What is wrong, in one sentence.
     pub message: String,
@@ -32,6 +37,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// Whether this finding stops the run.
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

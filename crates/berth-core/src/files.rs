@@ -22,7 +22,9 @@ pub const MAX_PUBLIC_KEY_BYTES: u64 = 16 * 1024;
 /// Why a named file was not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileError {
+    /// What is wrong, for the diagnostic's message.
     pub message: String,
+    /// How to fix it.
     pub help: String,
 }
 

@@ -62,6 +62,7 @@ fn collect_references(value: &Value, found: &mut Vec<(String, String)>) {
 pub struct Node {
     /// Unique within the stack: `iam.roles.ecs-task-execution-role.inline_policies.read-env-file`.
     pub address: String,
+    /// The kind of AWS resource.
     pub kind: Kind,
     /// Desired state (see `docs/resources.md`), possibly holding references.
     pub desired: Value,
@@ -139,10 +140,12 @@ impl Graph {
         Ok(Graph { nodes, by_address, edges })
     }
 
+    /// Every node, in the order expansion made them.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
 
+    /// The node at `address`.
     pub fn get(&self, address: &str) -> Option<&Node> {
         self.by_address.get(address).map(|&i| &self.nodes[i])
     }
@@ -157,6 +160,7 @@ impl Graph {
         self.edges.neighbors_directed(NodeIndex::new(index), petgraph::Direction::Outgoing).map(|n| n.index())
     }
 
+    /// The index of the node at `address`, as the other methods take it.
     pub fn index_of(&self, address: &str) -> Option<usize> {
         self.by_address.get(address).copied()
     }

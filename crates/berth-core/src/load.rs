@@ -13,14 +13,18 @@ use crate::model::Stack;
 /// A parsed stack with what is needed to locate its parts.
 #[derive(Debug, Clone)]
 pub struct LoadedStack {
+    /// The typed stack.
     pub stack: Stack,
+    /// Its text and key positions, for locating diagnostics.
     pub source: Source,
 }
 
 /// The stack file's path, text and the position of every key.
 #[derive(Debug, Clone, Default)]
 pub struct Source {
+    /// The stack file's path, as given.
     pub path: PathBuf,
+    /// The file's text.
     pub text: String,
     positions: HashMap<Vec<String>, (usize, usize)>,
 }

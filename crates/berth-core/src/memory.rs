@@ -16,16 +16,22 @@ use crate::provider::{
 /// One stored resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
+    /// The resource's kind.
     pub kind: Kind,
+    /// The desired state it was last created or updated with, without `tags`.
     pub state: Value,
+    /// The outputs made up for it (`name`, `id`, `arn`).
     pub outputs: Outputs,
+    /// Its tags.
     pub tags: BTreeMap<String, String>,
 }
 
-/// An in-memory cloud. Creates of addresses listed in `fail` fail.
+/// An in-memory cloud. Creates and updates of addresses listed in `fail` fail.
 #[derive(Debug, Default)]
 pub struct MemoryCloud {
+    /// Every stored resource, by address.
     pub resources: Mutex<HashMap<String, Stored>>,
+    /// Addresses whose creates and updates fail.
     pub fail: Vec<String>,
     /// Every mutating call, as `create ADDRESS`, `update ADDRESS [fields]`, `delete ADDRESS`.
     pub calls: Mutex<Vec<String>>,

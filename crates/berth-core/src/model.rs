@@ -85,8 +85,11 @@ fn written_as_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Resul
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Var {
+    /// Written as the value itself: `NAME: value`.
     Plain(String),
+    /// Written as a map, to mark the value sensitive: `NAME: { value: ..., sensitive: true }`.
     Detailed {
+        /// The variable's value.
         value: String,
         /// Never shown in plans or logs.
         #[serde(default)]
@@ -133,7 +136,9 @@ fn default_word() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Subnets {
+    /// `default`: the VPC's default subnets.
     Named(String),
+    /// These subnet ids.
     Ids(Vec<String>),
 }
 
@@ -161,6 +166,7 @@ pub struct SecurityGroup {
     /// Refuse to delete or replace this resource (also when it is removed from the file).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// The group's description in AWS.
     pub description: String,
     /// Inbound rules. berth makes the group's rules exactly these: a rule
     /// in AWS that is not listed here is deleted (unless `unmanaged_rules`).
@@ -189,6 +195,7 @@ pub struct IngressRule {
     /// Source security group: a name in this file or a `sg-` id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The rule's description in AWS; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -197,7 +204,9 @@ pub struct IngressRule {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Ports {
+    /// One port: `80`.
     One(u32),
+    /// A range written `FROM-TO`: `32768-65535`.
     Range(String),
 }
 
@@ -299,6 +308,7 @@ pub struct BucketObject {
     /// Plans show which keys changed, never values.
     #[serde(default)]
     pub sensitive: bool,
+    /// The object's `Content-Type` (default `text/plain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
@@ -310,6 +320,7 @@ pub struct LogGroup {
     /// Refuse to delete or replace this resource (also when it is removed from the file).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// Days CloudWatch Logs keeps the events, one of the values it accepts; unset, they never expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<u32>,
 }
@@ -321,6 +332,7 @@ pub struct Cluster {
     /// Refuse to delete or replace this resource (also when it is removed from the file).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// EC2 container instances berth runs for the cluster; none by default (Fargate, or instances from elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -332,15 +344,21 @@ pub struct Cluster {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
+    /// EC2 instance type of the container instances (`t3.small`).
     pub instance_type: String,
     /// `ecs-optimized` (the current ECS-optimized AMI) or an AMI id.
     #[serde(default = "ecs_optimized")]
     pub ami: String,
+    /// Fewest instances the auto scaling group keeps.
     pub min: u32,
+    /// Most instances the auto scaling group may run.
     pub max: u32,
+    /// Instances to run, between `min` and `max`.
     pub desired: u32,
+    /// A key pair of this file, for SSH to the instances; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pair: Option<String>,
+    /// Security groups of the instances: names in this file or `sg-` ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
     /// A role of this file with `instance_profile: true`.
@@ -362,7 +380,7 @@ pub struct TaskDefinition {
     /// Launch types: `EC2`, `FARGATE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
-    /// `bridge`, `host`, `awsvpc` or `none`.
+    /// `bridge` (default), `host`, `awsvpc` or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_mode: Option<String>,
     /// Task memory in MiB.
@@ -371,8 +389,10 @@ pub struct TaskDefinition {
     /// Task CPU units (1024 = one vCPU).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
+    /// The role ECS uses to pull images, read env files and secrets and send logs: a role of this file or an ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role: Option<String>,
+    /// The role the containers' own AWS calls use: a role of this file or an ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role: Option<String>,
     /// Containers, by name.
@@ -386,6 +406,7 @@ pub struct TaskDefinition {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
+    /// The image to run (`nginx:1.27`, an ECR image URI).
     pub image: String,
     /// Hard memory limit, MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -393,14 +414,16 @@ pub struct Container {
     /// Soft memory reservation, MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<u32>,
+    /// CPU units reserved for the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<u32>,
-    /// Default true.
+    /// Whether the task stops when this container stops (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub essential: Option<bool>,
     /// Container ports: `3000`, or `{ container: 80, host: 0 }` (0 = dynamic).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortMapping>,
+    /// Environment variables, by name, written as values (secret values belong in `secrets`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub environment: BTreeMap<String, String>,
     /// `<bucket key in this file>/<object key>` or an S3 object ARN.
@@ -409,6 +432,7 @@ pub struct Container {
     /// Secrets Manager secrets, by variable name: secret name or ARN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secrets: BTreeMap<String, String>,
+    /// Containers of this task it reaches by name (bridge network mode only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
     /// Containers that must reach a condition first: `START`, `COMPLETE`, `SUCCESS`, `HEALTHY`.
@@ -417,8 +441,10 @@ pub struct Container {
     /// A log group of this file: the awslogs driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// Overrides the image's `CMD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Overrides the image's `ENTRYPOINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point: Option<Vec<String>>,
 }
@@ -427,7 +453,9 @@ pub struct Container {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum PortMapping {
+    /// The container port alone: `3000`.
     Port(u32),
+    /// A map with a host port or protocol: `{ container: 80, host: 0 }`.
     Mapping(PortMappingSpec),
 }
 
@@ -435,6 +463,7 @@ pub enum PortMapping {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortMappingSpec {
+    /// The port the container listens on.
     pub container: u32,
     /// Host port; 0 picks a dynamic port (bridge mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -451,11 +480,14 @@ pub struct TargetGroup {
     /// Refuse to delete or replace this resource (also when it is removed from the file).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// The protocol the load balancer reaches targets with (`HTTP`).
     pub protocol: String,
+    /// The port targets receive traffic on.
     pub port: u32,
     /// `instance` (default), `ip` or `lambda`.
     #[serde(default = "instance_target")]
     pub target_type: String,
+    /// How the load balancer checks targets; by default path `/`, healthy on `200`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -471,6 +503,7 @@ fn instance_target() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheck {
+    /// The path requested (default `/`).
     #[serde(default = "slash")]
     pub path: String,
     /// HTTP codes counted healthy (`"200"`, `"200-299"`).
@@ -496,8 +529,10 @@ pub struct LoadBalancer {
     /// `internet-facing` (default) or `internal`.
     #[serde(default = "internet_facing")]
     pub scheme: String,
+    /// Security groups of the load balancer: names in this file or `sg-` ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,
+    /// The ports it listens on, each forwarding to a target group.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listeners: Vec<Listener>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -513,7 +548,9 @@ fn internet_facing() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Listener {
+    /// The port the listener accepts connections on.
     pub port: u32,
+    /// The listener's protocol (`HTTP`).
     pub protocol: String,
     /// A target group of this file.
     pub forward: String,
@@ -526,14 +563,19 @@ pub struct Service {
     /// Refuse to delete or replace this resource (also when it is removed from the file).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// The cluster of this file the service runs in.
     pub cluster: String,
+    /// What its tasks run: a task definition family of this file or a task definition ARN.
     pub task_definition: String,
+    /// How many tasks to keep running.
     pub desired_count: u32,
     /// `EC2` (default when the task requires EC2) or `FARGATE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub launch_type: Option<String>,
+    /// Rolling update limits; by default 100% minimum healthy and 200% maximum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<Deployment>,
+    /// The target group its tasks are registered with; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<ServiceLoadBalancer>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -545,7 +587,9 @@ pub struct Service {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
+    /// Tasks that must stay running during a deployment, in percent of `desired_count`.
     pub minimum_healthy_percent: u32,
+    /// Tasks that may run during a deployment, old and new together, in percent of `desired_count`.
     pub maximum_percent: u32,
 }
 
@@ -553,8 +597,11 @@ pub struct Deployment {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceLoadBalancer {
+    /// A target group of this file, or a target group ARN.
     pub target_group: String,
+    /// The container of the task that receives the traffic.
     pub container: String,
+    /// The container port the traffic goes to.
     pub port: u32,
 }
 

@@ -23,14 +23,20 @@ pub const MASK: &str = "(sensitive)";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Live state matches the file: nothing to do.
     NoOp,
+    /// Does not exist yet: created.
     Create,
+    /// Changed in place.
     Update,
+    /// A field AWS cannot change in place differs: deleted and created again.
     Replace,
+    /// Deleted: destroy mode, or no longer in the file.
     Delete,
 }
 
 impl Action {
+    /// The action as the text plan names it (`no-op`, `create`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Action::NoOp => "no-op",
@@ -47,8 +53,10 @@ impl Action {
 pub struct FieldChange {
     /// Top-level field of the desired state (`container_definitions`, `tags`, ...).
     pub field: String,
+    /// The live value; absent when the resource or field does not exist yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
+    /// The value after the apply; absent when the field goes away.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     /// AWS cannot change this field in place.
@@ -57,6 +65,7 @@ pub struct FieldChange {
     /// The values are secret: `before`/`after` are masks and `detail` says what changed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sensitive: bool,
+    /// For a sensitive field, what changed without the values (`API_TOKEN: (added)`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detail: Vec<String>,
 }
@@ -64,9 +73,13 @@ pub struct FieldChange {
 /// The change to one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceChange {
+    /// Unique within the stack and stable between runs (`services.web`): use it as a key.
     pub address: String,
+    /// The kind of AWS resource.
     pub kind: Kind,
+    /// What the plan does to it.
     pub action: Action,
+    /// What changes: every field for a create, the changed ones for an update or replace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldChange>,
     /// Why a replace is needed.
@@ -80,10 +93,15 @@ pub struct ResourceChange {
 /// Counts per action.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Resources created.
     pub create: usize,
+    /// Resources updated in place.
     pub update: usize,
+    /// Resources replaced.
     pub replace: usize,
+    /// Resources deleted.
     pub delete: usize,
+    /// Resources left as they are (`no_op`).
     pub unchanged: usize,
 }
 
@@ -98,19 +116,26 @@ impl Summary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// Converge AWS to the file (`berth plan`).
     Apply,
+    /// Delete what the stack owns (`berth plan --destroy`).
     Destroy,
 }
 
 /// Everything `berth plan` found.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
+    /// [`FORMAT_VERSION`] of the plan's JSON form.
     pub format_version: String,
+    /// The stack's name (`stack:` in the file).
     pub stack: String,
+    /// Whether the plan converges the stack or tears it down.
     pub mode: Mode,
     /// Every resource of the stack in dependency order (for destroy: reverse), no-ops included.
     pub resources: Vec<ResourceChange>,
+    /// Counts per action.
     pub summary: Summary,
+    /// Problems found while planning; a plan with an error cannot be applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
     /// Where the stack's listeners answer, for load balancers that exist.

@@ -26,8 +26,11 @@ pub const ENV_DIGEST_TAG: &str = "berth:env-digest";
 /// fully resolved (references replaced by the values they point to).
 #[derive(Debug, Clone)]
 pub struct NodeRequest<'a> {
+    /// The stack the node belongs to (its `berth:stack` tag).
     pub stack: &'a str,
+    /// The node's address in the stack.
     pub address: &'a str,
+    /// The kind of resource.
     pub kind: Kind,
     /// Desired state, in the shape documented per kind in `docs/resources.md`.
     /// Taggable kinds carry a `tags` object that already includes berth's
@@ -52,10 +55,12 @@ pub struct Live {
 pub struct ProviderError {
     /// The cloud's error code, when it gave one (`NoSuchEntity`, ...).
     pub code: Option<String>,
+    /// What went wrong, in the cloud's words.
     pub message: String,
 }
 
 impl ProviderError {
+    /// An error with a message and no code.
     pub fn new(message: impl Into<String>) -> Self {
         ProviderError { code: None, message: message.into() }
     }
@@ -67,7 +72,9 @@ pub type ProviderResult<T> = Result<T, ProviderError>;
 /// The caller's identity, for `${aws.account_id}` and `${aws.region}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    /// The AWS account id.
     pub account_id: String,
+    /// The region berth works in.
     pub region: String,
 }
 
@@ -76,6 +83,7 @@ pub struct Identity {
 pub struct Discovered {
     /// From the `berth:id` tag.
     pub address: String,
+    /// The kind of resource found.
     pub kind: Kind,
     /// The identity fields [`Provider::read`] needs (`name`, `vpc_id`, ...).
     pub identity: Value,
@@ -85,6 +93,7 @@ pub struct Discovered {
 /// rule, a policy attachment), as its parent lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveChild {
+    /// The kind of the item.
     pub kind: Kind,
     /// Its address below the parent's, from its content:
     /// `ingress[tcp 22 0.0.0.0/0]`, `inline_policies.admin`.

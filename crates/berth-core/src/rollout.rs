@@ -24,37 +24,51 @@ use crate::provider::ProviderResult;
 /// One deployment of a service, as ECS reports it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deployment {
+    /// ECS's id of the deployment.
     pub id: String,
     /// `PRIMARY` or `ACTIVE`.
     pub status: String,
+    /// ARN of the task definition the deployment runs.
     pub task_definition: String,
     /// `IN_PROGRESS`, `COMPLETED`, `FAILED`; absent for deployments that have none.
     pub rollout_state: Option<String>,
+    /// ECS's explanation of the rollout state, such as the circuit breaker's.
     pub rollout_reason: Option<String>,
+    /// Tasks the deployment should run.
     pub desired: i64,
+    /// Tasks of the deployment running now.
     pub running: i64,
+    /// Tasks of the deployment that failed to reach RUNNING (ECS's `failedTasks`).
     pub failed_tasks: i64,
 }
 
 /// A service event.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceEvent {
+    /// ECS's id of the event, so each is shown once.
     pub id: String,
     /// Seconds since the epoch.
     pub at: i64,
+    /// The event's text, as ECS wrote it.
     pub message: String,
 }
 
 /// A service as one DescribeServices answer has it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceStatus {
+    /// The service's name.
     pub name: String,
+    /// ARN of the task definition the service is set to run.
     pub task_definition: String,
+    /// Tasks the service should run.
     pub desired: i64,
+    /// Tasks running now, all deployments together.
     pub running: i64,
+    /// Tasks started but not running yet.
     pub pending: i64,
     /// Target groups its tasks are registered with.
     pub target_groups: Vec<String>,
+    /// The PRIMARY deployment and any still ACTIVE.
     pub deployments: Vec<Deployment>,
     /// Newest first, as ECS lists them.
     pub events: Vec<ServiceEvent>,
@@ -65,44 +79,61 @@ pub struct ServiceStatus {
 pub struct StoppedTask {
     /// The task's id (the last part of its ARN).
     pub id: String,
+    /// ARN of the task definition it ran.
     pub task_definition: String,
+    /// Why ECS stopped it (`Essential container in task exited`, ...).
     pub stopped_reason: Option<String>,
+    /// Each of its containers, with how it ended.
     pub containers: Vec<StoppedContainer>,
 }
 
 /// One container of a stopped task.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StoppedContainer {
+    /// The container's name in the task definition.
     pub name: String,
+    /// Its exit code, when it ran and exited.
     pub exit_code: Option<i64>,
+    /// Why it stopped, when ECS says (`CannotPullContainerError: ...`).
     pub reason: Option<String>,
 }
 
 /// A registered target's health.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TargetState {
+    /// The target: an instance id or an IP address.
     pub id: String,
+    /// The port the target is registered on.
     pub port: Option<i64>,
     /// `healthy`, `unhealthy`, `initial`, `draining`, ...
     pub state: String,
+    /// ELB's reason code for the state (`Target.FailedHealthChecks`, ...).
     pub reason: Option<String>,
+    /// ELB's explanation (`Health checks failed with these codes: [502]`).
     pub description: Option<String>,
 }
 
 /// What a container instance has registered with ECS and has left.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceResources {
+    /// The EC2 instance id.
     pub instance: String,
+    /// Memory it registered with ECS, in MiB.
     pub registered_memory: i64,
+    /// Registered memory no task has reserved yet, in MiB.
     pub remaining_memory: i64,
+    /// CPU units it registered with ECS.
     pub registered_cpu: i64,
+    /// Registered CPU units no task has reserved yet.
     pub remaining_cpu: i64,
 }
 
 /// What a task asks for (task-level size, or the sum of its containers').
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskSize {
+    /// Memory in MiB; `None` when neither the task nor its containers set any.
     pub memory: Option<i64>,
+    /// CPU units; `None` when neither the task nor its containers set any.
     pub cpu: Option<i64>,
 }
 
@@ -135,7 +166,9 @@ pub trait Rollouts: Send + Sync {
 pub struct Watch {
     /// Its address in the stack (`services.web`).
     pub address: String,
+    /// The cluster the service runs in.
     pub cluster: String,
+    /// The service's name.
     pub name: String,
     /// The task definition ARN the new deployment must run.
     pub task_definition: String,
@@ -147,7 +180,12 @@ pub struct Watch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// The new deployment is done: `running` of `desired` tasks.
-    Done { running: i64, desired: i64 },
+    Done {
+        /// Tasks running when it was done.
+        running: i64,
+        /// Tasks the service should run.
+        desired: i64,
+    },
     /// Why it failed, in the user's terms.
     Failed(String),
 }
@@ -186,7 +224,9 @@ pub const LOG_LINES: usize = 20;
 /// The verdict on one DescribeServices answer, before looking further.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
+    /// Not done yet: poll again.
     Waiting,
+    /// The new deployment is done.
     Done,
     /// The PRIMARY deployment is not on the task definition berth
     /// registered (a rollback), or the new deployment ended FAILED.

@@ -23,6 +23,7 @@ pub const SAVED_PLAN_KIND: &str = "berth-saved-plan";
 /// A plan as written by `berth plan --out`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedPlan {
+    /// Always [`SAVED_PLAN_KIND`], so a saved plan is recognised as one.
     pub kind: String,
     /// The stack file, as given on the command line.
     pub stack_path: PathBuf,
@@ -32,6 +33,7 @@ pub struct SavedPlan {
     pub stack_digest: String,
     /// Digest of every live resource read, by address (`absent` when it did not exist).
     pub live: BTreeMap<String, String>,
+    /// The plan that was shown.
     pub plan: Plan,
 }
 

@@ -23,6 +23,7 @@ pub use markdown::{comment_marker, markdown, markdown_with_graph, GITHUB_COMMENT
 /// ANSI styling, or none.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
+    /// Whether to write ANSI colour codes.
     pub color: bool,
 }
 

@@ -19,8 +19,11 @@ use crate::provider::ProviderResult;
 /// What one registered container instance offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
+    /// The container instance.
     pub instance: String,
+    /// Memory it registered with ECS, in MiB.
     pub memory_mib: i64,
+    /// CPU units it registered with ECS.
     pub cpu_units: i64,
 }
 

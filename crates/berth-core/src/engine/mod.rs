@@ -45,52 +45,77 @@ use walk::{walk, Outcome};
 pub enum Event {
     /// Live state of `done` of `total` resources read.
     Read {
+        /// The resource read.
         address: String,
+        /// How many resources have been read so far.
         done: usize,
+        /// How many resources there are to read.
         total: usize,
     },
+    /// Work on a resource began.
     Started {
+        /// The resource.
         address: String,
+        /// What is done to it.
         action: Action,
     },
+    /// A resource's change succeeded.
     Finished {
+        /// The resource.
         address: String,
+        /// What was done to it.
         action: Action,
+        /// How long it took.
         elapsed: Duration,
     },
+    /// A resource's change failed.
     Failed {
+        /// The resource.
         address: String,
+        /// What was attempted.
         action: Action,
+        /// The cloud's message.
         error: String,
+        /// How long it took to fail.
         elapsed: Duration,
     },
     /// Not attempted because a resource it needs failed.
     Skipped {
+        /// The resource.
         address: String,
+        /// What would have been done to it.
         action: Action,
+        /// The failed resource it needed, or another reason such as [`INTERRUPTED`].
         blocked_by: String,
     },
     /// A new fact about a service's rollout (an ECS event, tasks running, a
     /// healthy target), secrets masked.
     Rollout {
+        /// The service's address (`services.web`).
         address: String,
+        /// The fact, in one line.
         message: String,
     },
     /// Still waiting, after each poll: the services not yet done and how
     /// long it has been (for a line a terminal updates in place).
     RolloutWaiting {
+        /// Names of the services not yet done.
         waiting: Vec<String>,
+        /// Time since following began.
         elapsed: Duration,
     },
     /// A service's rollout ended.
     RolloutEnded {
+        /// The service's address (`services.web`).
         address: String,
+        /// How it ended.
         outcome: crate::rollout::Outcome,
     },
 }
 
 /// Receives the engine's events (a renderer, a log, a test recorder).
 pub trait EventSink: Send + Sync {
+    /// Handles one event as it happens.
     fn event(&self, event: Event);
 }
 
@@ -155,6 +180,7 @@ pub const NOT_DECLARED: &str = "not in the stack file";
 
 /// A plan with what is needed to apply it.
 pub struct Planned {
+    /// What the plan does, as it is shown and saved.
     pub plan: Plan,
     expanded: Expanded,
     nodes: Vec<NodePlan>,
@@ -217,8 +243,11 @@ impl Planned {
 /// How an apply or destroy went, resource by resource.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ApplyReport {
+    /// Each resource changed, with what was done and how long it took.
     pub done: Vec<(String, Action, Duration)>,
+    /// Each resource whose change failed, with the cloud's message.
     pub failed: Vec<(String, Action, String)>,
+    /// Each resource not attempted, with why (a failed dependency, an interruption).
     pub not_attempted: Vec<(String, Action, String)>,
     /// The desired state, references resolved, of every resource created,
     /// updated or replaced (what a service now runs, for following its rollout).
@@ -228,6 +257,7 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
+    /// Whether every resource was done: nothing failed and nothing was left out.
     pub fn succeeded(&self) -> bool {
         self.failed.is_empty() && self.not_attempted.is_empty()
     }
@@ -245,6 +275,7 @@ pub struct Engine<'a> {
 pub const INTERRUPTED: &str = "the run was interrupted";
 
 impl<'a> Engine<'a> {
+    /// An engine acting through `provider`, reporting to `sink`, working on at most `parallelism` resources at once.
     pub fn new(provider: &'a dyn Provider, sink: &'a dyn EventSink, parallelism: usize) -> Self {
         Engine { provider, sink, parallelism, stop: Arc::new(AtomicBool::new(false)) }
     }

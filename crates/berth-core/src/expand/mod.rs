@@ -36,7 +36,9 @@ pub const NETWORK: &str = "network";
 /// What expansion needs besides the file.
 #[derive(Debug, Clone, Default)]
 pub struct ExpandOptions {
+    /// The AWS account, for `${aws.account_id}`.
     pub account_id: String,
+    /// The region, for `${aws.region}`.
     pub region: String,
     /// `--var NAME=VALUE` overrides.
     pub var_overrides: BTreeMap<String, String>,
@@ -51,7 +53,9 @@ pub struct ExpandOptions {
 /// The expanded stack.
 #[derive(Debug, Clone)]
 pub struct Expanded {
+    /// The stack's name.
     pub stack: String,
+    /// One node per AWS resource, with their dependencies.
     pub graph: Graph,
     /// Values that must never be printed (sensitive vars and object contents).
     pub secrets: Vec<String>,
