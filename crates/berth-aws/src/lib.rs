@@ -1,6 +1,6 @@
 //! berth's AWS provider: implements [`berth_core::provider::Provider`] with the
 //! AWS SDK for Rust. Start at [`AwsProvider`]; each resource kind has one
-//! handler (`<service>/<kind>.rs`), found through [`handler::handler`] (see
+//! handler (`<service>/<kind>.rs`), found through `handler::handler` (see
 //! `docs/resources.md` for every kind's desired state).
 
 use std::sync::Arc;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Largest object file (env file or other upload) berth reads. ECS documents
 /// no size limit for env files ("Amazon ECS doesn't enforce a size limit on
-/// the environment variables", https://docs.aws.amazon.com/AmazonECS/latest/developerguide/use-environment-file.html),
+/// the environment variables", <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/use-environment-file.html>),
 /// so this is berth's own bound: far above any real env file, far below what
 /// would hurt when the content is held, diffed and hashed in memory.
 pub const MAX_OBJECT_FILE_BYTES: u64 = 1024 * 1024;

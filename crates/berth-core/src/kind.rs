@@ -1,6 +1,6 @@
 //! The kinds of AWS resources a stack expands into, and what the engine must
 //! know about each one without talking to AWS: one [`KindSpec`] per kind,
-//! kept in [`Kind::spec`]. Adding a kind means one variant in [`kinds!`], one
+//! kept in [`Kind::spec`]. Adding a kind means one variant in `kinds!`, one
 //! row in `Kind::spec`, and the provider's handler (see docs/contributing.md).
 
 use serde::{Deserialize, Serialize};
@@ -400,8 +400,7 @@ impl Kind {
             .collect();
         let digest = Sha256::digest(serde_json::to_vec(&identity).expect("JSON values serialize"));
         let suffix = format!("-{:02x}{:02x}", digest[0], digest[1]);
-        let keep =
-            name.char_indices().map(|(i, _)| i).chain([name.len()]).filter(|&i| i + suffix.len() <= name_limit).last();
+        let keep = name.char_indices().map(|(i, _)| i).chain([name.len()]).rfind(|&i| i + suffix.len() <= name_limit);
         let mut replacement = desired.clone();
         replacement["name"] = Value::from(format!("{}{suffix}", &name[..keep.unwrap_or(0)].trim_end_matches('-')));
         replacement
