@@ -19,7 +19,7 @@ use crate::load::{LoadedStack, Source};
 use crate::model::{Stack, Subnets};
 use crate::provider::{ID_TAG, PROTECT_TAG, STACK_TAG};
 
-mod sections;
+pub(crate) mod sections;
 
 pub use sections::security_groups::ingress_label;
 pub(crate) use sections::{find as find_section, ALL as SECTIONS};

@@ -1,7 +1,51 @@
 //! `buckets:`: S3 buckets, their public access block, the policy admitting their readers, and the objects (env files) berth writes.
+//! The module holds the section's YAML types and its expansion.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
 use crate::env_file::{env_values, misread_lines};
+
+/// An S3 bucket and the objects berth manages in it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// The bucket's global name (defaults to the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Block all public access (default true).
+    #[serde(default = "crate::model::yes")]
+    pub block_public_access: bool,
+    /// Roles of this file (or role ARNs) that may read objects: the bucket policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub readers: Vec<String>,
+    /// Objects uploaded from files, by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub objects: BTreeMap<String, BucketObject>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// An object uploaded from a local file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BucketObject {
+    /// Path relative to the stack file.
+    pub file: String,
+    /// Plans show which keys changed, never values.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// The object's `Content-Type` (default `text/plain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "buckets",

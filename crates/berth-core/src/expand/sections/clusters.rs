@@ -1,6 +1,55 @@
 //! `clusters:`: ECS clusters and their EC2 capacity (launch template, auto scaling group, capacity provider).
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An ECS cluster, optionally with EC2 capacity.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// EC2 container instances berth runs for the cluster; none by default (Fargate, or instances from elsewhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// EC2 container instances: launch template, auto scaling group and capacity provider.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// EC2 instance type of the container instances (`t3.small`).
+    pub instance_type: String,
+    /// `ecs-optimized` (the current ECS-optimized AMI) or an AMI id.
+    #[serde(default = "ecs_optimized")]
+    pub ami: String,
+    /// Fewest instances the auto scaling group keeps.
+    pub min: u32,
+    /// Most instances the auto scaling group may run.
+    pub max: u32,
+    /// Instances to run, between `min` and `max`.
+    pub desired: u32,
+    /// A key pair of this file, for SSH to the instances; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_pair: Option<String>,
+    /// Security groups of the instances: names in this file or `sg-` ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// A role of this file with `instance_profile: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_role: Option<String>,
+}
+
+fn ecs_optimized() -> String {
+    "ecs-optimized".to_owned()
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "clusters",

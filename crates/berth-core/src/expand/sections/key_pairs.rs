@@ -1,6 +1,21 @@
 //! `key_pairs:`: EC2 key pairs imported from public key files.
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An EC2 key pair imported from a public key file.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPair {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Path of the OpenSSH public key, relative to the stack file.
+    pub public_key: String,
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "key_pairs",

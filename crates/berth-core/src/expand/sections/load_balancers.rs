@@ -1,6 +1,47 @@
 //! `load_balancers:`: application load balancers and their listeners.
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An application load balancer.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancer {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// `internet-facing` (default) or `internal`.
+    #[serde(default = "internet_facing")]
+    pub scheme: String,
+    /// Security groups of the load balancer: names in this file or `sg-` ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// The ports it listens on, each forwarding to a target group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<Listener>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// A listener forwarding to a target group.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// The port the listener accepts connections on.
+    pub port: u32,
+    /// The listener's protocol (`HTTP`).
+    pub protocol: String,
+    /// A target group of this file.
+    pub forward: String,
+}
+
+fn internet_facing() -> String {
+    "internet-facing".to_owned()
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "load_balancers",

@@ -1,6 +1,22 @@
 //! `log_groups:`: CloudWatch Logs groups and their retention.
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// A CloudWatch log group.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogGroup {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Days CloudWatch Logs keeps the events, one of the values it accepts; unset, they never expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "log_groups",

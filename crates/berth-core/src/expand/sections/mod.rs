@@ -1,5 +1,6 @@
 //! The sections of a stack file (`key_pairs:`, `iam.roles:`, `services:`,
-//! ...), one module each, registered once in [`ALL`]: expansion, `protect:`,
+//! ...), one module each (its YAML types, re-exported by [`crate::model`],
+//! and its expansion), registered once in [`ALL`]: expansion, `protect:`,
 //! `allow:`, `${section.NAME.attr}` references and the offline resolver all
 //! read the list from here.
 
@@ -9,17 +10,17 @@ use crate::model::Stack;
 
 use super::Expander;
 
-mod buckets;
-mod clusters;
-mod key_pairs;
-mod load_balancers;
-mod log_groups;
-mod policies;
-mod roles;
+pub(crate) mod buckets;
+pub(crate) mod clusters;
+pub(crate) mod key_pairs;
+pub(crate) mod load_balancers;
+pub(crate) mod log_groups;
+pub(crate) mod policies;
+pub(crate) mod roles;
 pub(crate) mod security_groups;
-mod services;
-mod target_groups;
-mod task_definitions;
+pub(crate) mod services;
+pub(crate) mod target_groups;
+pub(crate) mod task_definitions;
 
 /// What the section modules share.
 mod prelude {
@@ -34,7 +35,7 @@ mod prelude {
     pub(super) use crate::files::{MAX_OBJECT_FILE_BYTES, MAX_PUBLIC_KEY_BYTES};
     pub(super) use crate::graph::{literal_text, reference, Node};
     pub(super) use crate::kind::Kind;
-    pub(super) use crate::model::{self, Ports};
+    pub(super) use crate::model;
     pub(super) use crate::provider::ENV_DIGEST_TAG;
     pub(super) use crate::secret_like::credentials_in;
 }

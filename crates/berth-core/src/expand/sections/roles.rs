@@ -1,6 +1,47 @@
 //! `iam.roles:`: roles with their trust policy, attached and inline policies and instance profile.
+//! The module holds the section's YAML types and its expansion.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An IAM role.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Services that may assume the role (`ecs-tasks.amazonaws.com`).
+    pub trust: Vec<String>,
+    /// For `ecs-tasks.amazonaws.com`, only tasks of this account may assume
+    /// the role: an `aws:SourceAccount` condition against the confused
+    /// deputy problem. Default true; false leaves the condition out.
+    #[serde(default = "crate::model::yes", skip_serializing_if = "is_true")]
+    pub limit_to_account: bool,
+    /// ARNs of managed policies to attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_policies: Vec<String>,
+    /// Names of policies of this file to attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// Inline policies, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, Value>,
+    /// Also create an instance profile of the same name.
+    #[serde(default)]
+    pub instance_profile: bool,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "iam.roles",

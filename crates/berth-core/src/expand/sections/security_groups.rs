@@ -1,6 +1,61 @@
 //! `security_groups:`: groups and their ingress rules, named by content.
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// A security group in the stack's VPC.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroup {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// The group's description in AWS.
+    pub description: String,
+    /// Inbound rules. berth makes the group's rules exactly these: a rule
+    /// in AWS that is not listed here is deleted (unless `unmanaged_rules`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ingress: Vec<IngressRule>,
+    /// Leave rules that are not in the file alone (another tool adds rules
+    /// to this group). Default false: the rules in AWS are exactly `ingress`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmanaged_rules: bool,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// One inbound rule: from a CIDR block or from another group of the stack.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IngressRule {
+    /// `tcp`, `udp`, `icmp` or `all`.
+    pub protocol: String,
+    /// A port (`80`) or a range (`32768-65535`).
+    pub ports: Ports,
+    /// Source CIDR block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// Source security group: a name in this file or a `sg-` id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The rule's description in AWS; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A port or a range of ports.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Ports {
+    /// One port: `80`.
+    One(u32),
+    /// A range written `FROM-TO`: `32768-65535`.
+    Range(String),
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "security_groups",

@@ -1,6 +1,59 @@
 //! `services:`: ECS services.
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An ECS service.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// The cluster of this file the service runs in.
+    pub cluster: String,
+    /// What its tasks run: a task definition family of this file or a task definition ARN.
+    pub task_definition: String,
+    /// How many tasks to keep running.
+    pub desired_count: u32,
+    /// `EC2` (default when the task requires EC2) or `FARGATE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_type: Option<String>,
+    /// Rolling update limits; by default 100% minimum healthy and 200% maximum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Deployment>,
+    /// The target group its tasks are registered with; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancer: Option<ServiceLoadBalancer>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// Rolling update limits, in percent of the desired count.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// Tasks that must stay running during a deployment, in percent of `desired_count`.
+    pub minimum_healthy_percent: u32,
+    /// Tasks that may run during a deployment, old and new together, in percent of `desired_count`.
+    pub maximum_percent: u32,
+}
+
+/// Which container and port the target group sends traffic to.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLoadBalancer {
+    /// A target group of this file, or a target group ARN.
+    pub target_group: String,
+    /// The container of the task that receives the traffic.
+    pub container: String,
+    /// The container port the traffic goes to.
+    pub port: u32,
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "services",

@@ -1,6 +1,56 @@
 //! `target_groups:`: ELB target groups.
+//! The module holds the section's YAML types and its expansion.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An ELBv2 target group.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetGroup {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// The protocol the load balancer reaches targets with (`HTTP`).
+    pub protocol: String,
+    /// The port targets receive traffic on.
+    pub port: u32,
+    /// `instance` (default), `ip` or `lambda`.
+    #[serde(default = "instance_target")]
+    pub target_type: String,
+    /// How the load balancer checks targets; by default path `/`, healthy on `200`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheck>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// A target group health check.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    /// The path requested (default `/`).
+    #[serde(default = "slash")]
+    pub path: String,
+    /// HTTP codes counted healthy (`"200"`, `"200-299"`).
+    #[serde(default = "ok_code")]
+    pub matcher: String,
+}
+
+fn instance_target() -> String {
+    "instance".to_owned()
+}
+
+fn slash() -> String {
+    "/".to_owned()
+}
+
+fn ok_code() -> String {
+    "200".to_owned()
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "target_groups",

@@ -1,6 +1,115 @@
 //! `task_definitions:`: task definition families and their containers.
+//! The module holds the section's YAML types and its expansion.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::prelude::*;
+
+/// An ECS task definition family.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDefinition {
+    /// Refuse to delete or replace this resource (also when it is removed from the file).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Launch types: `EC2`, `FARGATE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// `bridge` (default), `host`, `awsvpc` or `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    /// Task memory in MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Task CPU units (1024 = one vCPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    /// The role ECS uses to pull images, read env files and secrets and send logs: a role of this file or an ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role: Option<String>,
+    /// The role the containers' own AWS calls use: a role of this file or an ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role: Option<String>,
+    /// Containers, by name.
+    pub containers: BTreeMap<String, Container>,
+    /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+}
+
+/// One container of a task.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    /// The image to run (`nginx:1.27`, an ECR image URI).
+    pub image: String,
+    /// Hard memory limit, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Soft memory reservation, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<u32>,
+    /// CPU units reserved for the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<u32>,
+    /// Whether the task stops when this container stops (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub essential: Option<bool>,
+    /// Container ports: `3000`, or `{ container: 80, host: 0 }` (0 = dynamic).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMapping>,
+    /// Environment variables, by name, written as values (secret values belong in `secrets`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// `<bucket key in this file>/<object key>` or an S3 object ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environment_files: Vec<String>,
+    /// Secrets Manager secrets, by variable name: secret name or ARN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, String>,
+    /// Containers of this task it reaches by name (bridge network mode only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+    /// Containers that must reach a condition first: `START`, `COMPLETE`, `SUCCESS`, `HEALTHY`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub depends_on: BTreeMap<String, String>,
+    /// A log group of this file: the awslogs driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<String>,
+    /// Overrides the image's `CMD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    /// Overrides the image's `ENTRYPOINT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Vec<String>>,
+}
+
+/// A port mapping.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum PortMapping {
+    /// The container port alone: `3000`.
+    Port(u32),
+    /// A map with a host port or protocol: `{ container: 80, host: 0 }`.
+    Mapping(PortMappingSpec),
+}
+
+/// A port mapping with a host port or protocol.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortMappingSpec {
+    /// The port the container listens on.
+    pub container: u32,
+    /// Host port; 0 picks a dynamic port (bridge mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<u32>,
+    /// `tcp` (default) or `udp`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+}
 
 pub(crate) const SECTION: Section = Section {
     name: "task_definitions",
