@@ -136,6 +136,8 @@ fn stderr_style() -> Style {
 struct Input {
     /// `--var` overrides.
     vars: BTreeMap<String, String>,
+    /// `BERTH_VAR_<NAME>` variables of the environment, by name.
+    env_vars: BTreeMap<String, String>,
     /// `--allow-path` folders.
     allowed_dirs: Vec<PathBuf>,
 }
@@ -150,7 +152,10 @@ impl Input {
                 _ => bail!("--var `{v}` is not NAME=VALUE"),
             })
             .collect::<Result<_>>()?;
-        Ok(Input { vars, allowed_dirs: args.allow_paths.clone() })
+        let env_vars = std::env::vars()
+            .filter_map(|(key, value)| Some((key.strip_prefix("BERTH_VAR_")?.to_owned(), value)))
+            .collect();
+        Ok(Input { vars, env_vars, allowed_dirs: args.allow_paths.clone() })
     }
 
     fn options(&self, account_id: String, region: String) -> ExpandOptions {
@@ -158,6 +163,7 @@ impl Input {
             account_id,
             region,
             var_overrides: self.vars.clone(),
+            env_vars: self.env_vars.clone(),
             allowed_dirs: self.allowed_dirs.clone(),
             ..ExpandOptions::default()
         }

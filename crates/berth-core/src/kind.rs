@@ -314,6 +314,7 @@ impl Kind {
                 name: "ecs_service",
                 replace_fields: &["name", "cluster", "launch_type"],
                 teardown_rank: 0,
+                normalize: normalize::ecs_service,
                 ..BASE
             },
         }

@@ -100,9 +100,12 @@ pub enum Var {
     /// Written as the value itself: `NAME: value`.
     Plain(String),
     /// Written as a map, to mark the value sensitive: `NAME: { value: ..., sensitive: true }`.
+    /// Without `value` the variable is required: `--var NAME=VALUE` or the
+    /// environment variable `BERTH_VAR_NAME` gives it (a CI secret, say).
     Detailed {
-        /// The variable's value.
-        value: String,
+        /// The variable's value; none makes the variable required.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
         /// Never shown in plans or logs.
         #[serde(default)]
         sensitive: bool,
@@ -110,10 +113,11 @@ pub enum Var {
 }
 
 impl Var {
-    /// The variable's value.
-    pub fn value(&self) -> &str {
+    /// The variable's value in the file, if it has one.
+    pub fn value(&self) -> Option<&str> {
         match self {
-            Var::Plain(value) | Var::Detailed { value, .. } => value,
+            Var::Plain(value) => Some(value),
+            Var::Detailed { value, .. } => value.as_deref(),
         }
     }
     /// Whether the value must be masked.

@@ -45,6 +45,13 @@ pub(crate) fn load_balancer(fields: &mut Map<String, Value>) {
     sort_field(fields, "security_group_ids");
 }
 
+pub(crate) fn ecs_service(fields: &mut Map<String, Value>) {
+    if let Some(Value::Object(network)) = fields.get_mut("network_configuration") {
+        sort_field(network, "subnets");
+        sort_field(network, "security_groups");
+    }
+}
+
 pub(crate) fn cluster_capacity_providers(fields: &mut Map<String, Value>) {
     sort_field(fields, "capacity_providers");
 }

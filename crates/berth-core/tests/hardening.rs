@@ -265,3 +265,45 @@ async fn an_env_file_holding_a_placeholder_is_uploaded_byte_for_byte() {
     let object = &resources["buckets.ecs-sample-env.objects[prod.env]"].state;
     assert_eq!(object["content"].as_str(), Some(env.as_str()));
 }
+
+/// The reference stack with its variable `app_image` required (no value in the file).
+fn image_required() -> LoadedStack {
+    edited(APP_IMAGE, "app_image: { sensitive: true }")
+}
+
+#[test]
+fn a_required_variable_left_unset_is_a_located_error_naming_how_to_set_it() {
+    let loaded = image_required();
+    let errs = errors(&loaded, &options());
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].message, "variable `app_image` has no value");
+    assert_eq!(
+        errs[0].help.as_deref(),
+        Some("pass --var app_image=VALUE or set the environment variable BERTH_VAR_app_image")
+    );
+    assert_eq!(errs[0].line, line_of(&loaded, "app_image:"));
+}
+
+#[test]
+fn a_required_variable_is_set_by_the_environment_and_masked_and_var_wins() {
+    let loaded = image_required();
+    let mut options = options();
+    options.env_vars.insert("app_image".into(), "registry.example/app:from-env".into());
+    // Variables the file does not declare are someone else's: ignored.
+    options.env_vars.insert("not_declared".into(), "x".into());
+    let expanded = expand(&loaded, &options).unwrap();
+    assert!(expanded.secrets.contains(&"registry.example/app:from-env".to_owned()));
+    let image = |expanded: &Expanded| {
+        let td = expanded.graph.get("task_definitions.example-app").unwrap();
+        td.desired["container_definitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|c| c["image"].as_str().filter(|i| i.starts_with("registry.example")).map(str::to_owned))
+    };
+    assert_eq!(image(&expanded).as_deref(), Some("registry.example/app:from-env"));
+    options.var_overrides.insert("app_image".into(), "registry.example/app:from-var".into());
+    let expanded = expand(&loaded, &options).unwrap();
+    assert_eq!(image(&expanded).as_deref(), Some("registry.example/app:from-var"));
+    assert!(expanded.secrets.contains(&"registry.example/app:from-var".to_owned()));
+}

@@ -2,12 +2,15 @@
 //! in before it is deleted.
 
 use async_trait::async_trait;
-use aws_sdk_ecs::types::{DeploymentConfiguration, LaunchType, LoadBalancer, PropagateTags, Service, ServiceField};
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
+    PropagateTags, Service, ServiceField,
+};
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult, ENV_DIGEST_TAG};
 use serde_json::{json, Value};
 
-use super::{ecs_tags, get_i32, get_items, get_str, tag_map, EcsTags};
+use super::{ecs_tags, get_i32, get_items, get_str, get_strings, tag_map, EcsTags};
 use crate::handler::{retag, Arn, Handler, Tagger};
 use crate::once::send_once;
 use crate::util::{absent_on, client_token, desired_tags, int_field, invalid, opt_str, outputs, str_field, Shape};
@@ -64,6 +67,7 @@ impl Handler for EcsService {
             .desired_count(desired_count(req)?)
             .set_launch_type(opt_str(req, "launch_type").map(LaunchType::from))
             .set_load_balancers(Some(desired_load_balancers(req)))
+            .set_network_configuration(desired_network(req)?)
             .set_deployment_configuration(deployment.clone())
             .set_tags(Some(ecs_tags(desired_tags(req))))
             .propagate_tags(PropagateTags::None)
@@ -94,7 +98,7 @@ impl Handler for EcsService {
     ) -> ProviderResult<Outputs> {
         let has = |field: &str| changed.iter().any(|f| f == field);
         let mut outputs = live.outputs.clone();
-        let in_place = ["task_definition", "desired_count", "deployment", "load_balancers"];
+        let in_place = ["task_definition", "desired_count", "deployment", "load_balancers", "network_configuration"];
         // New environment file contents reach running tasks only through a new deployment.
         let env_digest = |tags: Option<&std::collections::BTreeMap<String, String>>| {
             tags.and_then(|t| t.get(ENV_DIGEST_TAG)).cloned()
@@ -119,6 +123,9 @@ impl Handler for EcsService {
             if has("load_balancers") {
                 // An empty list detaches the service from its target groups.
                 call = call.set_load_balancers(Some(desired_load_balancers(req)));
+            }
+            if has("network_configuration") {
+                call = call.set_network_configuration(desired_network(req)?);
             }
             let out = call.send().await.map_err(aws_error)?;
             if let Some(service) = out.service() {
@@ -168,9 +175,17 @@ fn service_state(service: &Service, cluster: &str) -> Value {
             .opt("container_port", lb.container_port())
             .build()
     });
+    let network = service.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|vpc| {
+        Shape::default()
+            .set("subnets", vpc.subnets())
+            .set("security_groups", vpc.security_groups())
+            .set("assign_public_ip", vpc.assign_public_ip() == Some(&AssignPublicIp::Enabled))
+            .build()
+    });
     Shape::default()
         .opt("name", service.service_name())
         .set("cluster", cluster)
+        .opt("network_configuration", network)
         .opt("task_definition", service.task_definition())
         .set("desired_count", service.desired_count())
         .opt("launch_type", service.launch_type().map(LaunchType::as_str))
@@ -191,6 +206,22 @@ fn desired_deployment(req: &NodeRequest<'_>) -> Option<DeploymentConfiguration> 
             .set_maximum_percent(get_i32(deployment, "maximum_percent"))
             .build(),
     )
+}
+
+/// The awsvpc configuration of an awsvpc service, `None` for another.
+fn desired_network(req: &NodeRequest<'_>) -> ProviderResult<Option<NetworkConfiguration>> {
+    let Some(network) = req.desired.get("network_configuration") else { return Ok(None) };
+    let public_ip = match network.get("assign_public_ip").and_then(Value::as_bool) {
+        Some(true) => AssignPublicIp::Enabled,
+        _ => AssignPublicIp::Disabled,
+    };
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(get_strings(network, "subnets"))
+        .set_security_groups(get_strings(network, "security_groups"))
+        .assign_public_ip(public_ip)
+        .build()
+        .map_err(|e| invalid(req, e))?;
+    Ok(Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build()))
 }
 
 fn desired_load_balancers(req: &NodeRequest<'_>) -> Vec<LoadBalancer> {

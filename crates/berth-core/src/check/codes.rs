@@ -159,7 +159,12 @@ pub const ALL: &[Code] = &[
     LOG_GROUP_NAME,
     ALLOW_ERROR,
     ALLOW_UNKNOWN,
+    SERVICE_NETWORK,
 ];
+
+/// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
+pub const SERVICE_NETWORK: Code =
+    code("BRT046", Error, "awsvpc service without `network`, or `network` without awsvpc");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

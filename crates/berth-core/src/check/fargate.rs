@@ -1,5 +1,7 @@
 //! BRT004, BRT005: what RegisterTaskDefinition demands of a task that
 //! requires Fargate: awsvpc networking and one of Fargate's task sizes.
+//! BRT046: what CreateService demands of an awsvpc service: its subnets and
+//! security groups (`network:`), which it refuses for other network modes.
 
 use super::{codes, network_mode, requires, Checks};
 
@@ -32,6 +34,7 @@ fn describe(memory: &[u32]) -> String {
 }
 
 pub(super) fn check(checks: &mut Checks) {
+    service_networks(checks);
     let stack = checks.stack;
     for (family, task) in stack.task_definitions.iter().filter(|(_, t)| requires(t, "FARGATE")) {
         let mode = network_mode(task);
@@ -83,5 +86,34 @@ mod tests {
         assert!(valid_memory(16384).unwrap().contains(&122880));
         assert!(!valid_memory(8192).unwrap().contains(&17408));
         assert_eq!(valid_memory(300), None);
+    }
+}
+
+/// BRT046, for the services whose task definition the file declares.
+fn service_networks(checks: &mut Checks) {
+    let stack = checks.stack;
+    for (name, service) in &stack.services {
+        let Some(task) = stack.task_definitions.get(&service.task_definition) else { continue };
+        let family = &service.task_definition;
+        let mode = network_mode(task);
+        match (mode == "awsvpc", &service.network) {
+            (true, None) => checks.report(
+                codes::SERVICE_NETWORK,
+                &["services", name],
+                format!(
+                    "service `{name}` runs task `{family}` in awsvpc network mode, which needs the subnets and \
+                     security groups of its tasks; AWS refuses the service without them"
+                ),
+                "add `network: { subnets: default, security_groups: [GROUP] }` (and `public_ip: true` to pull \
+                 images from a public subnet without a NAT gateway)",
+            ),
+            (false, Some(_)) => checks.report(
+                codes::SERVICE_NETWORK,
+                &["services", name, "network"],
+                format!("service `{name}` has `network:`, but its task `{family}` uses {mode} network mode, where ECS takes none"),
+                "remove `network:`, or set `network_mode: awsvpc` on the task definition",
+            ),
+            _ => {}
+        }
     }
 }

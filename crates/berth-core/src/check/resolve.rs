@@ -77,7 +77,7 @@ impl<'a> Resolver<'a> {
             // A sensitive value is not resolved: a finding would quote it.
             Expression::Var(name) => {
                 let var = self.stack.vars.get(name).filter(|v| !v.is_sensitive())?;
-                self.resolve_within(var.value(), depth + 1)
+                self.resolve_within(var.value()?, depth + 1)
             }
             Expression::Resource { section, rest } => {
                 let (name, attr) = Expression::name_and_attr(rest)?;

@@ -42,6 +42,9 @@ pub struct ExpandOptions {
     pub region: String,
     /// `--var NAME=VALUE` overrides.
     pub var_overrides: BTreeMap<String, String>,
+    /// Values of the environment's `BERTH_VAR_<NAME>` variables, by name: they
+    /// set the variables the file declares that `--var` does not set.
+    pub env_vars: BTreeMap<String, String>,
     /// AWS is reached over plain HTTP (a local endpoint such as moto): a
     /// bucket policy denying requests without TLS would lock berth out of
     /// its own bucket, so it is left out.
@@ -74,7 +77,7 @@ impl Expanded {
 /// the stack has errors: so that nothing printed about those errors shows them.
 pub fn sensitive_values(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<String> {
     let mut x = Expander::new(loaded, options);
-    x.collect_secret_vars();
+    x.resolve_vars();
     x.buckets();
     x.secrets
 }
@@ -89,7 +92,7 @@ pub fn expand(loaded: &LoadedStack, options: &ExpandOptions) -> Result<Expanded,
             x.warnings.push(found);
         }
     }
-    x.collect_secret_vars();
+    x.resolve_vars();
     for section in sections::ALL {
         (section.expand)(&mut x);
     }
@@ -215,17 +218,19 @@ impl<'a> Expander<'a> {
         self.push(address, kind, desired, parent, origin)
     }
 
-    /// The resolved value of every sensitive variable (what would be printed
-    /// otherwise), and that of its `--var` override.
-    fn collect_secret_vars(&mut self) {
+    /// Resolves every variable, so that a required one left unset is an
+    /// error even where nothing uses it, and keeps the values of sensitive
+    /// ones (as resolved, or as `--var` or the environment gives them) to mask.
+    fn resolve_vars(&mut self) {
         let stack = self.stack;
         for (name, var) in &stack.vars {
+            // An override as given: it is what AWS receives and what must not be printed.
+            let value = match self.given(name) {
+                Some(value) => Some(value.clone()),
+                // Resolved even when unused, so that a required one left unset is reported.
+                None => self.var_value(name, &["vars", name]),
+            };
             if var.is_sensitive() {
-                // An override as given: it is what AWS receives and what must not be printed.
-                let value = match self.options.var_overrides.get(name) {
-                    Some(value) => Some(value.clone()),
-                    None => self.var_value(name, &["vars", name]),
-                };
                 self.secrets.extend(value);
             }
         }
@@ -239,6 +244,12 @@ impl<'a> Expander<'a> {
                 );
             }
         }
+    }
+
+    /// The value `--var` or the environment gives a declared variable.
+    fn given(&self, name: &str) -> Option<&String> {
+        let from_env = || self.options.env_vars.get(name).filter(|_| self.stack.vars.contains_key(name));
+        self.options.var_overrides.get(name).or_else(from_env)
     }
 
     /// Marks the nodes of every `protect: true` resource (and its parts) and
@@ -307,7 +318,7 @@ impl<'a> Expander<'a> {
     /// expressions resolved (`${aws.account_id}` in an image name). Problems
     /// inside a variable are reported once, at the variable.
     fn var_value(&mut self, name: &str, path: &[&str]) -> Option<String> {
-        if let Some(value) = self.options.var_overrides.get(name) {
+        if let Some(value) = self.given(name) {
             return Some(literal_text(value));
         }
         if let Some(known) = self.var_values.get(name) {
@@ -341,9 +352,17 @@ impl<'a> Expander<'a> {
             );
             return None;
         }
+        let Some(raw) = var.value().map(str::to_owned) else {
+            self.error(
+                &["vars", name],
+                format!("variable `{name}` has no value"),
+                Some(format!("pass --var {name}=VALUE or set the environment variable BERTH_VAR_{name}")),
+            );
+            self.var_values.insert(name.to_owned(), None);
+            return None;
+        };
         self.resolving.push(name.to_owned());
         let errors_before = self.diagnostics.len();
-        let raw = var.value().to_owned();
         let value = self.interpolate(&raw, &["vars", name]);
         self.resolving.pop();
         let value = (self.diagnostics.len() == errors_before).then_some(value);

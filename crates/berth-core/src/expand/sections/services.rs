@@ -28,6 +28,10 @@ pub struct Service {
     /// The target group its tasks are registered with; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<ServiceLoadBalancer>,
+    /// Where its tasks run when their network mode is `awsvpc` (always on
+    /// Fargate): required then, and refused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<ServiceNetwork>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
@@ -41,6 +45,22 @@ pub struct Deployment {
     pub minimum_healthy_percent: u32,
     /// Tasks that may run during a deployment, old and new together, in percent of `desired_count`.
     pub maximum_percent: u32,
+}
+
+/// The subnets and security groups of an `awsvpc` service's tasks.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNetwork {
+    /// `default` (the stack's subnets, from `network:`) or a list of subnet ids.
+    #[serde(default)]
+    pub subnets: model::Subnets,
+    /// Security groups of this file (by name) or group ids (`sg-...`).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Give each task a public IP address: needed to pull images from a
+    /// public subnet without a NAT gateway. Off by default.
+    #[serde(default)]
+    pub public_ip: bool,
 }
 
 /// Which container and port the target group sends traffic to.
@@ -116,12 +136,40 @@ impl Expander<'_> {
                     }
                 }
             }
+            if let Some(network) = &svc.network {
+                if let Some(configuration) = self.network_configuration(name, network) {
+                    desired["network_configuration"] = configuration;
+                }
+            }
             if let Some(digest) = self.environment_digest(&extra_env_objects(&self.nodes, &svc.task_definition)) {
                 desired["tags"] = json!({ ENV_DIGEST_TAG: digest });
             }
             let node = self.push_tagged(format!("services.{name}"), Kind::EcsService, desired, None, &origin);
             node.extra_dependencies = extra;
         }
+    }
+
+    /// The desired `network_configuration` of an awsvpc service.
+    fn network_configuration(&mut self, service: &str, network: &ServiceNetwork) -> Option<Value> {
+        let subnets = match &network.subnets {
+            model::Subnets::Named(name) if name == "default" => json!(reference(NETWORK, "subnet_ids")),
+            model::Subnets::Named(other) => {
+                self.error(
+                    &["services", service, "network", "subnets"],
+                    format!("`{other}` is not a list of subnet ids"),
+                    Some("write `default` (the stack's subnets) or a list such as [subnet-0abc, subnet-0def]".into()),
+                );
+                return None;
+            }
+            model::Subnets::Ids(ids) => json!(ids),
+        };
+        let path = ["services", service, "network", "security_groups"];
+        let groups: Vec<String> = network
+            .security_groups
+            .iter()
+            .filter_map(|group| self.name_or_external("security_groups", group, "id", |s| s.starts_with("sg-"), &path))
+            .collect();
+        Some(json!({ "subnets": subnets, "security_groups": groups, "assign_public_ip": network.public_ip }))
     }
 
     /// A short digest of the contents of `objects`, or `None` when there are none.

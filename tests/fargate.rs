@@ -1,0 +1,91 @@
+//! An awsvpc (Fargate) service on moto through the real binary: its subnets,
+//! security groups and public IP reach ECS and read back as planned, and a
+//! required variable comes from `BERTH_VAR_<NAME>` (a CI secret) without
+//! ever being printed. Left without a value, the variable stops berth before
+//! any AWS call, naming how to set it.
+
+mod common;
+
+use berth_testkit::Moto;
+use common::berth_with_env;
+
+const STACK: &str = r#"stack: fg
+region: ap-northeast-2
+vars:
+  api_token: { sensitive: true }
+security_groups:
+  fg-tasks:
+    description: the tasks' port, from the VPC only
+    ingress:
+      - { protocol: tcp, ports: 8080, cidr: 10.0.0.0/8 }
+iam:
+  roles:
+    fg-exec:
+      trust: [ecs-tasks.amazonaws.com]
+      managed_policies:
+        - arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy
+clusters:
+  fg: {}
+task_definitions:
+  web:
+    requires: [FARGATE]
+    network_mode: awsvpc
+    cpu: 256
+    memory: 512
+    execution_role: fg-exec
+    containers:
+      web:
+        image: nginx:1.27
+        ports: [8080]
+        environment: { API_TOKEN: "${var.api_token}" }
+services:
+  web:
+    cluster: fg
+    task_definition: web
+    launch_type: FARGATE
+    desired_count: 1
+    network: { subnets: default, security_groups: [fg-tasks], public_ip: true }
+"#;
+
+const TOKEN: &str = "tok-4f9a1c77e2";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_awsvpc_service_gets_its_network_and_a_required_var_comes_from_the_environment() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("stack.yaml");
+    std::fs::write(&stack, STACK).unwrap();
+    let stack = stack.to_str().unwrap();
+
+    let unset = berth_with_env(&moto, &["plan", stack], &[]).expect(1);
+    assert!(unset.stderr.contains("variable `api_token` has no value"), "{}", unset.stderr);
+    assert!(unset.stderr.contains("BERTH_VAR_api_token"), "{}", unset.stderr);
+
+    let env = [("BERTH_VAR_api_token", TOKEN)];
+    let applied = berth_with_env(&moto, &["apply", stack, "--auto-approve", "--no-wait"], &env).expect(0);
+    for output in [&applied.stdout, &applied.stderr] {
+        assert!(!output.contains(TOKEN), "the token was printed:\n{output}");
+    }
+
+    let config = moto.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let services = ecs.describe_services().cluster("fg").services("web").send().await.unwrap();
+    let vpc = services.services()[0]
+        .network_configuration()
+        .and_then(|n| n.awsvpc_configuration())
+        .expect("the service has its awsvpc configuration");
+    let filter = aws_sdk_ec2::types::Filter::builder().name("group-name").values("fg-tasks").build();
+    let groups = ec2.describe_security_groups().filters(filter).send().await.unwrap();
+    let group_id = groups.security_groups()[0].group_id().unwrap();
+    assert_eq!(vpc.security_groups(), [group_id.to_owned()]);
+    assert!(!vpc.subnets().is_empty(), "the stack's default subnets");
+    assert_eq!(vpc.assign_public_ip(), Some(&aws_sdk_ecs::types::AssignPublicIp::Enabled));
+    let task = ecs.describe_task_definition().task_definition("web").send().await.unwrap();
+    let environment = task.task_definition().unwrap().container_definitions()[0].environment();
+    assert_eq!(environment[0].value(), Some(TOKEN), "the environment's value reached ECS");
+
+    let again = berth_with_env(&moto, &["plan", stack, "--detailed-exitcode"], &env).expect(0);
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+    berth_with_env(&moto, &["destroy", stack, "--auto-approve"], &env).expect(0);
+}
