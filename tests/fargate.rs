@@ -1,8 +1,9 @@
 //! An awsvpc (Fargate) service on moto through the real binary: its subnets,
-//! security groups and public IP reach ECS and read back as planned, and a
-//! required variable comes from `BERTH_VAR_<NAME>` (a CI secret) without
-//! ever being printed. Left without a value, the variable stops berth before
-//! any AWS call, naming how to set it.
+//! security groups and public IP reach ECS and read back as planned, behind
+//! an HTTPS listener with its certificate and an HTTP listener that
+//! redirects to it; and a required variable comes from `BERTH_VAR_<NAME>` (a
+//! CI secret) without ever being printed. Left without a value, the variable
+//! stops berth before any AWS call, naming how to set it.
 
 mod common;
 
@@ -13,7 +14,13 @@ const STACK: &str = r#"stack: fg
 region: ap-northeast-2
 vars:
   api_token: { sensitive: true }
+  certificate_arn: { sensitive: false }
 security_groups:
+  fg-alb:
+    description: HTTP and HTTPS from the internet
+    ingress:
+      - { protocol: tcp, ports: 80, cidr: 0.0.0.0/0 }
+      - { protocol: tcp, ports: 443, cidr: 0.0.0.0/0 }
   fg-tasks:
     description: the tasks' port, from the VPC only
     ingress:
@@ -38,6 +45,14 @@ task_definitions:
         image: nginx:1.27
         ports: [8080]
         environment: { API_TOKEN: "${var.api_token}" }
+target_groups:
+  fg-web: { protocol: HTTP, port: 8080, target_type: ip }
+load_balancers:
+  fg-alb:
+    security_groups: [fg-alb]
+    listeners:
+      - { port: 80, protocol: HTTP, redirect: { protocol: HTTPS, port: 443 } }
+      - { port: 443, protocol: HTTPS, certificate: "${var.certificate_arn}", forward: fg-web }
 services:
   web:
     cluster: fg
@@ -45,6 +60,7 @@ services:
     launch_type: FARGATE
     desired_count: 1
     network: { subnets: default, security_groups: [fg-tasks], public_ip: true }
+    load_balancer: { target_group: fg-web, container: web, port: 8080 }
 "#;
 
 const TOKEN: &str = "tok-4f9a1c77e2";
@@ -61,13 +77,18 @@ async fn an_awsvpc_service_gets_its_network_and_a_required_var_comes_from_the_en
     assert!(unset.stderr.contains("variable `api_token` has no value"), "{}", unset.stderr);
     assert!(unset.stderr.contains("BERTH_VAR_api_token"), "{}", unset.stderr);
 
-    let env = [("BERTH_VAR_api_token", TOKEN)];
+    // moto's ELB refuses a certificate its ACM does not hold (as AWS does).
+    // RequestCertificate makes one there without the PEM an import needs.
+    let config = moto.sdk_config().await;
+    let acm = aws_sdk_acm::Client::new(&config);
+    let requested = acm.request_certificate().domain_name("shop.example").send().await.unwrap();
+    let certificate_arn = requested.certificate_arn().unwrap().to_owned();
+    let env = [("BERTH_VAR_api_token", TOKEN), ("BERTH_VAR_certificate_arn", certificate_arn.as_str())];
     let applied = berth_with_env(&moto, &["apply", stack, "--auto-approve", "--no-wait"], &env).expect(0);
     for output in [&applied.stdout, &applied.stderr] {
         assert!(!output.contains(TOKEN), "the token was printed:\n{output}");
     }
 
-    let config = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&config);
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let services = ecs.describe_services().cluster("fg").services("web").send().await.unwrap();
@@ -84,6 +105,19 @@ async fn an_awsvpc_service_gets_its_network_and_a_required_var_comes_from_the_en
     let task = ecs.describe_task_definition().task_definition("web").send().await.unwrap();
     let environment = task.task_definition().unwrap().container_definitions()[0].environment();
     assert_eq!(environment[0].value(), Some(TOKEN), "the environment's value reached ECS");
+
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let balancers = elb.describe_load_balancers().send().await.unwrap();
+    let balancer = balancers.load_balancers()[0].load_balancer_arn().unwrap();
+    let listeners = elb.describe_listeners().load_balancer_arn(balancer).send().await.unwrap();
+    let on = |port| listeners.listeners().iter().find(|l| l.port() == Some(port)).unwrap();
+    let redirect = on(80).default_actions()[0].redirect_config().expect("port 80 redirects");
+    assert_eq!((redirect.protocol(), redirect.port()), (Some("HTTPS"), Some("443")));
+    let https = on(443);
+    assert_eq!(https.protocol(), Some(&aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Https));
+    let certificate = https.certificates().first().and_then(|c| c.certificate_arn());
+    assert_eq!(certificate, Some(certificate_arn.as_str()));
+    assert!(https.default_actions()[0].target_group_arn().is_some_and(|tg| tg.contains("targetgroup/fg-web/")));
 
     let again = berth_with_env(&moto, &["plan", stack, "--detailed-exitcode"], &env).expect(0);
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);

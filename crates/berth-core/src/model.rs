@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::expand::sections::buckets::{Bucket, BucketObject};
 pub use crate::expand::sections::clusters::{Capacity, Cluster};
 pub use crate::expand::sections::key_pairs::KeyPair;
-pub use crate::expand::sections::load_balancers::{Listener, LoadBalancer};
+pub use crate::expand::sections::load_balancers::{Listener, LoadBalancer, Redirect};
 pub use crate::expand::sections::log_groups::LogGroup;
 pub use crate::expand::sections::policies::Policy;
 pub use crate::expand::sections::roles::Role;

@@ -1,7 +1,10 @@
-//! A listener of a load balancer, forwarding to a target group.
+//! A listener of a load balancer: forwards to a target group or redirects,
+//! with a certificate when it speaks HTTPS.
 
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::{self, Action, ActionTypeEnum, ProtocolEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    self, Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
 use berth_core::kind::Kind;
 use berth_core::provider::{Discovered, Live, NodeRequest, Outputs, ProviderResult};
 use serde_json::{json, Value};
@@ -42,11 +45,14 @@ impl Handler for Listener {
         let Some(arn) = listener.listener_arn() else {
             return Ok(None);
         };
+        let certificate = listener.certificates().first().and_then(|c| c.certificate_arn());
         let state = Shape::default()
             .set("load_balancer_arn", listener.load_balancer_arn().unwrap_or(balancer))
             .set("port", port)
             .opt("protocol", listener.protocol().map(ProtocolEnum::as_str))
             .opt("target_group_arn", forwarded_target_group(&listener))
+            .opt("redirect", redirect_state(&listener))
+            .opt("certificate_arn", certificate)
             .build();
         with_tags(c, arn, state, listener_outputs(&listener)).await
     }
@@ -59,7 +65,8 @@ impl Handler for Listener {
             .load_balancer_arn(str_field(req, "load_balancer_arn")?)
             .port(port(req)?)
             .protocol(ProtocolEnum::from(str_field(req, "protocol")?))
-            .default_actions(forward(str_field(req, "target_group_arn")?))
+            .default_actions(default_action(req)?)
+            .set_certificates(certificates(req))
             .set_tags(Some(elb_tags(desired_tags(req))));
         let out = send_once!(aws_sdk_elasticloadbalancingv2, call).map_err(aws_error)?;
         let listener = out.listeners().first().ok_or_else(|| invalid(req, "CreateListener returned no listener"))?;
@@ -75,14 +82,15 @@ impl Handler for Listener {
     ) -> ProviderResult<Outputs> {
         let has = |field: &str| changed.iter().any(|f| f == field);
         let arn = live_arn(req, live)?;
-        if has("protocol") || has("target_group_arn") {
+        if ["protocol", "target_group_arn", "redirect", "certificate_arn"].into_iter().any(has) {
             // moto's ModifyListener fails without DefaultActions (AWS takes a
-            // protocol alone), so both are always sent.
+            // protocol alone), so all of them are always sent.
             c.elb
                 .modify_listener()
                 .listener_arn(arn)
                 .protocol(ProtocolEnum::from(str_field(req, "protocol")?))
-                .default_actions(forward(str_field(req, "target_group_arn")?))
+                .default_actions(default_action(req)?)
+                .set_certificates(certificates(req))
                 .send()
                 .await
                 .map_err(aws_error)?;
@@ -126,8 +134,38 @@ impl Handler for Listener {
     }
 }
 
-fn forward(target_group_arn: &str) -> Action {
-    Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group_arn).build()
+/// What the listener does with every request: forward it, or redirect it.
+fn default_action(req: &NodeRequest<'_>) -> ProviderResult<Action> {
+    let Some(redirect) = req.desired.get("redirect") else {
+        let target_group = str_field(req, "target_group_arn")?;
+        return Ok(Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(target_group).build());
+    };
+    let field = |key: &str| redirect.get(key).and_then(Value::as_str).map(str::to_owned);
+    let status = RedirectActionStatusCodeEnum::from(field("status_code").as_deref().unwrap_or("HTTP_301"));
+    let config = RedirectActionConfig::builder()
+        .set_protocol(field("protocol"))
+        .set_port(field("port"))
+        .status_code(status)
+        .build();
+    Ok(Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(config).build())
+}
+
+fn certificates(req: &NodeRequest<'_>) -> Option<Vec<Certificate>> {
+    let arn = req.desired.get("certificate_arn").and_then(Value::as_str)?;
+    Some(vec![Certificate::builder().certificate_arn(arn).build()])
+}
+
+/// The redirect of a listener that redirects, in the desired state's shape.
+fn redirect_state(listener: &types::Listener) -> Option<Value> {
+    let action = listener.default_actions().iter().find(|a| a.r#type() == Some(&ActionTypeEnum::Redirect))?;
+    let config = action.redirect_config()?;
+    Some(
+        Shape::default()
+            .opt("protocol", config.protocol())
+            .opt("port", config.port())
+            .opt("status_code", config.status_code().map(RedirectActionStatusCodeEnum::as_str))
+            .build(),
+    )
 }
 
 fn listener_outputs(listener: &types::Listener) -> Outputs {

@@ -160,11 +160,17 @@ pub const ALL: &[Code] = &[
     ALLOW_ERROR,
     ALLOW_UNKNOWN,
     SERVICE_NETWORK,
+    LISTENER_CERTIFICATE,
+    LISTENER_PORT_TAKEN,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
 pub const SERVICE_NETWORK: Code =
     code("BRT046", Error, "awsvpc service without `network`, or `network` without awsvpc");
+/// An HTTPS listener without a certificate, or a certificate on another protocol.
+pub const LISTENER_CERTIFICATE: Code = code("BRT047", Error, "HTTPS listener without a certificate, or one on HTTP");
+/// Two listeners of one load balancer on one port.
+pub const LISTENER_PORT_TAKEN: Code = code("BRT048", Error, "two listeners on one port of a load balancer");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

@@ -2,6 +2,8 @@
 //! port of its task, and the target group must register targets the way the
 //! task's network mode exposes them. (That the target group and the
 //! instances share a VPC needs AWS: not checked here.)
+//! BRT047, BRT048: listeners AWS refuses (HTTPS without a certificate, a
+//! certificate on HTTP) or that never converge (two on one port).
 
 use super::{codes, network_mode, port_mappings, Checks, Placement};
 use crate::diag::did_you_mean;
@@ -10,6 +12,45 @@ pub(super) fn check(checks: &mut Checks) {
     for placement in checks.placements() {
         container_and_port(checks, &placement);
         target_type(checks, &placement);
+    }
+    listeners(checks);
+}
+
+fn listeners(checks: &mut Checks) {
+    let stack = checks.stack;
+    for (balancer, lb) in &stack.load_balancers {
+        let mut ports = std::collections::BTreeMap::new();
+        for (i, listener) in lb.listeners.iter().enumerate() {
+            let index = i.to_string();
+            let at = ["load_balancers", balancer.as_str(), "listeners", index.as_str()];
+            let port = listener.port;
+            if let Some(first) = ports.insert(port, i) {
+                checks.report(
+                    codes::LISTENER_PORT_TAKEN,
+                    &at,
+                    format!("load balancer `{balancer}` has two listeners on port {port} (entries {first} and {i}); one address cannot serve both"),
+                    "give each listener its own port, or merge them (with `rules:` for paths and hosts)",
+                );
+            }
+            match (listener.protocol.as_str(), &listener.certificate) {
+                ("HTTPS", None) => checks.report(
+                    codes::LISTENER_CERTIFICATE,
+                    &at,
+                    format!("the HTTPS listener on port {port} of `{balancer}` has no certificate; AWS refuses it"),
+                    "add `certificate: arn:aws:acm:...` (an issued ACM certificate of the stack's region)",
+                ),
+                ("HTTPS", Some(_)) => {}
+                (protocol, Some(_)) => checks.report(
+                    codes::LISTENER_CERTIFICATE,
+                    &[&at[..], &["certificate"]].concat(),
+                    format!(
+                        "the {protocol} listener on port {port} of `{balancer}` takes no certificate; AWS refuses one"
+                    ),
+                    "remove `certificate:`, or set `protocol: HTTPS`",
+                ),
+                _ => {}
+            }
+        }
     }
 }
 

@@ -27,16 +27,46 @@ pub struct LoadBalancer {
     pub allow: Vec<String>,
 }
 
-/// A listener forwarding to a target group.
+/// A listener: forwards to a target group, or redirects (HTTP to HTTPS).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Listener {
     /// The port the listener accepts connections on.
     pub port: u32,
-    /// The listener's protocol (`HTTP`).
+    /// The listener's protocol: `HTTP` or `HTTPS`.
     pub protocol: String,
-    /// A target group of this file.
-    pub forward: String,
+    /// The ACM certificate an `HTTPS` listener presents (an ARN; berth does not request certificates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// A target group of this file (or a target group ARN) it forwards to; or `redirect:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward: Option<String>,
+    /// Where it redirects every request instead of forwarding (usually HTTP to HTTPS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
+}
+
+/// A redirect to the same host and path on another protocol or port.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// The protocol redirected to; `HTTPS` by default.
+    #[serde(default = "https")]
+    pub protocol: String,
+    /// The port redirected to; 443 by default.
+    #[serde(default = "https_port")]
+    pub port: u32,
+    /// `true` (default) for a permanent redirect (HTTP 301), `false` for a temporary one (302).
+    #[serde(default = "crate::model::yes")]
+    pub permanent: bool,
+}
+
+fn https() -> String {
+    "HTTPS".to_owned()
+}
+
+fn https_port() -> u32 {
+    443
 }
 
 fn internet_facing() -> String {
@@ -75,15 +105,45 @@ impl Expander<'_> {
             for (i, listener) in lb.listeners.iter().enumerate() {
                 let index = i.to_string();
                 let path = ["load_balancers", name.as_str(), "listeners", index.as_str()];
-                let Some(tg) =
-                    self.name_or_external("target_groups", &listener.forward, "arn", |s| s.starts_with("arn:"), &path)
-                else {
-                    continue;
-                };
-                let desired = json!({
+                let mut desired = json!({
                     "load_balancer_arn": reference(&address, "arn"), "port": listener.port,
-                    "protocol": listener.protocol, "target_group_arn": tg,
+                    "protocol": listener.protocol,
                 });
+                match (&listener.forward, &listener.redirect) {
+                    (Some(forward), None) => {
+                        let is_arn = |s: &str| s.starts_with("arn:");
+                        let Some(tg) = self.name_or_external("target_groups", forward, "arn", is_arn, &path) else {
+                            continue;
+                        };
+                        desired["target_group_arn"] = json!(tg);
+                    }
+                    (None, Some(redirect)) => {
+                        let status = if redirect.permanent { "HTTP_301" } else { "HTTP_302" };
+                        desired["redirect"] = json!({
+                            "protocol": redirect.protocol, "port": redirect.port.to_string(), "status_code": status,
+                        });
+                    }
+                    (forward, _) => {
+                        let what = if forward.is_some() {
+                            "both `forward:` and `redirect:`"
+                        } else {
+                            "neither `forward:` nor `redirect:`"
+                        };
+                        self.error(
+                            &path,
+                            format!("listener on port {} has {what}", listener.port),
+                            Some(
+                                "give it one: `forward: TARGET_GROUP`, or `redirect: { protocol: HTTPS, port: 443 }`"
+                                    .into(),
+                            ),
+                        );
+                        continue;
+                    }
+                }
+                if let Some(certificate) = &listener.certificate {
+                    let at: Vec<&str> = path.iter().copied().chain(["certificate"]).collect();
+                    desired["certificate_arn"] = json!(self.interpolate(certificate, &at));
+                }
                 self.push_tagged(
                     format!("{address}.listeners[{}]", listener.port),
                     Kind::Listener,

@@ -130,7 +130,9 @@ impl Expander<'_> {
                         json!([{ "target_group_arn": tg, "container_name": lb.container, "container_port": lb.port }]);
                     // ECS refuses a target group that no load balancer uses yet.
                     for (lb_name, balancer) in &self.stack.load_balancers {
-                        for listener in balancer.listeners.iter().filter(|l| l.forward == lb.target_group) {
+                        for listener in
+                            balancer.listeners.iter().filter(|l| l.forward.as_ref() == Some(&lb.target_group))
+                        {
                             extra.insert(format!("load_balancers.{lb_name}.listeners[{}]", listener.port));
                         }
                     }
