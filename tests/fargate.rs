@@ -1,7 +1,8 @@
 //! An awsvpc (Fargate) service on moto through the real binary: its subnets,
 //! security groups and public IP reach ECS and read back as planned, behind
 //! an HTTPS listener with its certificate and an HTTP listener that
-//! redirects to it; and a required variable comes from `BERTH_VAR_<NAME>` (a
+//! redirects to it, and with a path rule managed exactly (changed in place,
+//! deleted once the file drops it); and a required variable comes from `BERTH_VAR_<NAME>` (a
 //! CI secret) without ever being printed. Left without a value, the variable
 //! stops berth before any AWS call, naming how to set it.
 
@@ -47,12 +48,18 @@ task_definitions:
         environment: { API_TOKEN: "${var.api_token}" }
 target_groups:
   fg-web: { protocol: HTTP, port: 8080, target_type: ip }
+  fg-api: { protocol: HTTP, port: 3000, target_type: ip }
 load_balancers:
   fg-alb:
     security_groups: [fg-alb]
     listeners:
       - { port: 80, protocol: HTTP, redirect: { protocol: HTTPS, port: 443 } }
-      - { port: 443, protocol: HTTPS, certificate: "${var.certificate_arn}", forward: fg-web }
+      - port: 443
+        protocol: HTTPS
+        certificate: "${var.certificate_arn}"
+        forward: fg-web
+        rules:
+          - { priority: 10, path: ["/api/*"], forward: fg-api }
 services:
   web:
     cluster: fg
@@ -119,7 +126,44 @@ async fn an_awsvpc_service_gets_its_network_and_a_required_var_comes_from_the_en
     assert_eq!(certificate, Some(certificate_arn.as_str()));
     assert!(https.default_actions()[0].target_group_arn().is_some_and(|tg| tg.contains("targetgroup/fg-web/")));
 
+    let rules = |listener: String| {
+        let elb = elb.clone();
+        async move {
+            let rules = elb.describe_rules().listener_arn(listener).send().await.unwrap();
+            let rules: Vec<_> = rules.rules().iter().filter(|r| r.is_default() != Some(true)).cloned().collect();
+            rules
+                .iter()
+                .map(|r| {
+                    let paths = r
+                        .conditions()
+                        .iter()
+                        .flat_map(|c| c.path_pattern_config().map(|p| p.values()).unwrap_or(c.values()));
+                    (r.priority().unwrap().to_owned(), paths.cloned().collect::<Vec<_>>())
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let https_arn = https.listener_arn().unwrap().to_owned();
+    assert_eq!(rules(https_arn.clone()).await, [("10".to_owned(), vec!["/api/*".to_owned()])]);
+
     let again = berth_with_env(&moto, &["plan", stack, "--detailed-exitcode"], &env).expect(0);
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+
+    // A rule's path changes in place; a rule dropped from the file is deleted.
+    let rule = "load_balancers.fg-alb.listeners[443].rules[10]";
+    std::fs::write(stack, STACK.replace("/api/*", "/v2/*")).unwrap();
+    let plan = berth_with_env(&moto, &["plan", stack, "--format", "json", "--detailed-exitcode"], &env).expect(2);
+    assert_eq!(common::changes(&plan.json()), [(rule.to_owned(), "update".to_owned())]);
+    berth_with_env(&moto, &["apply", stack, "--auto-approve", "--no-wait"], &env).expect(0);
+    assert_eq!(rules(https_arn.clone()).await, [("10".to_owned(), vec!["/v2/*".to_owned()])]);
+    let without_rule =
+        STACK.replace("        rules:\n          - { priority: 10, path: [\"/api/*\"], forward: fg-api }\n", "");
+    assert_ne!(without_rule, STACK);
+    std::fs::write(stack, &without_rule).unwrap();
+    let plan = berth_with_env(&moto, &["plan", stack, "--format", "json", "--detailed-exitcode"], &env).expect(2);
+    assert_eq!(common::changes(&plan.json()), [(rule.to_owned(), "delete".to_owned())]);
+    berth_with_env(&moto, &["apply", stack, "--auto-approve", "--no-wait"], &env).expect(0);
+    assert!(rules(https_arn).await.is_empty(), "the rule is gone");
+    berth_with_env(&moto, &["plan", stack, "--detailed-exitcode"], &env).expect(0);
     berth_with_env(&moto, &["destroy", stack, "--auto-approve"], &env).expect(0);
 }

@@ -76,6 +76,8 @@ kinds! {
     LoadBalancer,
     /// A load balancer listener.
     Listener,
+    /// A rule of a listener: requests matching its path or host go to its target group.
+    ListenerRule,
     /// An ECS service.
     EcsService,
 }
@@ -307,9 +309,20 @@ impl Kind {
                 normalize: normalize::load_balancer,
                 ..BASE
             },
-            Listener => {
-                &KindSpec { name: "listener", replace_fields: &["load_balancer_arn", "port"], teardown_rank: 1, ..BASE }
-            }
+            Listener => &KindSpec {
+                name: "listener",
+                replace_fields: &["load_balancer_arn", "port"],
+                teardown_rank: 1,
+                children: &[ListenerRule],
+                ..BASE
+            },
+            ListenerRule => &KindSpec {
+                name: "listener_rule",
+                replace_fields: &["listener_arn", "priority"],
+                teardown_rank: 1,
+                normalize: crate::expand::sections::load_balancers::normalize_listener_rule,
+                ..PART
+            },
             EcsService => &KindSpec {
                 name: "ecs_service",
                 replace_fields: &["name", "cluster", "launch_type"],

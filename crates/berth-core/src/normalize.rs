@@ -81,7 +81,8 @@ fn map_field(fields: &mut Map<String, Value>, name: &str, f: fn(&Value) -> Value
     }
 }
 
-fn sort_field(fields: &mut Map<String, Value>, name: &str) {
+/// Sorts the list in `fields[name]`, if there is one: for lists AWS keeps as sets.
+pub(crate) fn sort_field(fields: &mut Map<String, Value>, name: &str) {
     if let Some(Value::Array(items)) = fields.get_mut(name) {
         sort_values(items);
     }

@@ -6,9 +6,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     self, Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
 };
 use berth_core::kind::Kind;
-use berth_core::provider::{Discovered, Live, NodeRequest, Outputs, ProviderResult};
+use berth_core::provider::{Discovered, Live, LiveChild, NodeRequest, Outputs, ProviderResult};
 use serde_json::{json, Value};
 
+use super::listener_rule::{listener_rules, rule_child};
 use super::{elb_tags, port, retag_if_changed, with_tags, ElbTags, MISSING};
 use crate::discover::{discovered, id_tag};
 use crate::handler::{Handler, Tagger};
@@ -96,6 +97,19 @@ impl Handler for Listener {
                 .map_err(aws_error)?;
         }
         retag_if_changed(c, req, live, changed).await
+    }
+
+    /// Its rules, so that those the file does not declare are removed.
+    async fn children(
+        &self,
+        c: &Clients,
+        _parent: &NodeRequest<'_>,
+        live: &Live,
+        _declared: &[Value],
+    ) -> ProviderResult<Vec<LiveChild>> {
+        let arn = live.outputs.get("arn").and_then(Value::as_str).unwrap_or_default();
+        let rules = listener_rules(c, arn).await?.unwrap_or_default();
+        Ok(rules.iter().map(|rule| rule_child(arn, rule)).collect())
     }
 
     async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, live: &Live) -> ProviderResult<()> {

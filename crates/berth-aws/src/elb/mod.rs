@@ -1,5 +1,5 @@
 //! Elastic Load Balancing v2: target groups, application load balancers and
-//! their listeners; what they share (tagging calls, error codes).
+//! their listeners and listener rules; what they share (tagging calls, error codes).
 
 use std::collections::BTreeMap;
 
@@ -13,12 +13,13 @@ use crate::util::{int_field, invalid, live_arn, tags_from};
 use crate::{aws_error, Clients};
 
 pub(crate) mod listener;
+pub(crate) mod listener_rule;
 pub(crate) mod load_balancer;
 pub(crate) mod target_group;
 
 /// The handlers of this service's kinds (see [`crate::handler::handler`]).
 pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] =
-    &[&target_group::TargetGroup, &load_balancer::LoadBalancer, &listener::Listener];
+    &[&target_group::TargetGroup, &load_balancer::LoadBalancer, &listener::Listener, &listener_rule::ListenerRule];
 
 /// Error codes ELBv2 gives for a load balancer, target group or listener that
 /// is not there.

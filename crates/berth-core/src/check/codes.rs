@@ -162,6 +162,7 @@ pub const ALL: &[Code] = &[
     SERVICE_NETWORK,
     LISTENER_CERTIFICATE,
     LISTENER_PORT_TAKEN,
+    RULE_PRIORITY_TAKEN,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -171,6 +172,8 @@ pub const SERVICE_NETWORK: Code =
 pub const LISTENER_CERTIFICATE: Code = code("BRT047", Error, "HTTPS listener without a certificate, or one on HTTP");
 /// Two listeners of one load balancer on one port.
 pub const LISTENER_PORT_TAKEN: Code = code("BRT048", Error, "two listeners on one port of a load balancer");
+/// Two rules of one listener with one priority.
+pub const RULE_PRIORITY_TAKEN: Code = code("BRT049", Error, "two rules of a listener with one priority");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

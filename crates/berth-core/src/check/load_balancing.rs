@@ -2,8 +2,9 @@
 //! port of its task, and the target group must register targets the way the
 //! task's network mode exposes them. (That the target group and the
 //! instances share a VPC needs AWS: not checked here.)
-//! BRT047, BRT048: listeners AWS refuses (HTTPS without a certificate, a
-//! certificate on HTTP) or that never converge (two on one port).
+//! BRT047-BRT049: listeners AWS refuses (HTTPS without a certificate, a
+//! certificate on HTTP, two rules of one priority) or that never converge
+//! (two on one port).
 
 use super::{codes, network_mode, port_mappings, Checks, Placement};
 use crate::diag::did_you_mean;
@@ -31,6 +32,21 @@ fn listeners(checks: &mut Checks) {
                     format!("load balancer `{balancer}` has two listeners on port {port} (entries {first} and {i}); one address cannot serve both"),
                     "give each listener its own port, or merge them (with `rules:` for paths and hosts)",
                 );
+            }
+            let mut priorities = std::collections::BTreeSet::new();
+            for (j, rule) in listener.rules.iter().enumerate() {
+                if !priorities.insert(rule.priority) {
+                    let index = j.to_string();
+                    checks.report(
+                        codes::RULE_PRIORITY_TAKEN,
+                        &[&at[..], &["rules", index.as_str(), "priority"]].concat(),
+                        format!(
+                            "two rules of the listener on port {port} of `{balancer}` have priority {}",
+                            rule.priority
+                        ),
+                        "give each rule of a listener its own priority (lower is matched first)",
+                    );
+                }
             }
             match (listener.protocol.as_str(), &listener.certificate) {
                 ("HTTPS", None) => checks.report(

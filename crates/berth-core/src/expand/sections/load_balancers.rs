@@ -44,6 +44,26 @@ pub struct Listener {
     /// Where it redirects every request instead of forwarding (usually HTTP to HTTPS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect: Option<Redirect>,
+    /// Requests that go elsewhere than `forward:`, by path or host; managed
+    /// exactly (a rule removed from the file is deleted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<ListenerRule>,
+}
+
+/// A listener rule: requests whose path or host matches go to its target group.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerRule {
+    /// Its rank among the listener's rules (lower first), 1 to 50000; unique per listener.
+    pub priority: u32,
+    /// Path patterns it matches (`/api/*`); with `host`, both must match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// Host names it matches (`api.example.com`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host: Vec<String>,
+    /// A target group of this file (or a target group ARN) that matching requests go to.
+    pub forward: String,
 }
 
 /// A redirect to the same host and path on another protocol or port.
@@ -59,6 +79,14 @@ pub struct Redirect {
     /// `true` (default) for a permanent redirect (HTTP 301), `false` for a temporary one (302).
     #[serde(default = "crate::model::yes")]
     pub permanent: bool,
+}
+
+/// A rule's patterns are sets: AWS may list them in another order.
+pub(crate) fn normalize_listener_rule(fields: &mut serde_json::Map<String, Value>) {
+    if let Some(Value::Object(conditions)) = fields.get_mut("conditions") {
+        crate::normalize::sort_field(conditions, "path");
+        crate::normalize::sort_field(conditions, "host");
+    }
 }
 
 fn https() -> String {
@@ -81,6 +109,38 @@ pub(crate) const SECTION: Section = Section {
 };
 
 impl Expander<'_> {
+    /// A rule of the listener at `listener`, below it.
+    fn listener_rule(&mut self, listener: &str, rule: &ListenerRule, path: &[&str]) {
+        if rule.path.is_empty() && rule.host.is_empty() {
+            self.error(
+                path,
+                format!("rule {} matches nothing: it has neither `path:` nor `host:`", rule.priority),
+                Some(
+                    "add `path: [\"/api/*\"]` or `host: [api.example.com]`; the listener's `forward:` takes the rest"
+                        .into(),
+                ),
+            );
+            return;
+        }
+        let at: Vec<&str> = path.iter().copied().chain(["forward"]).collect();
+        let is_arn = |s: &str| s.starts_with("arn:");
+        let Some(target_group) = self.name_or_external("target_groups", &rule.forward, "arn", is_arn, &at) else {
+            return;
+        };
+        let mut conditions = serde_json::Map::new();
+        for (field, values) in [("path", &rule.path), ("host", &rule.host)] {
+            if !values.is_empty() {
+                let values: Vec<String> = values.iter().map(|v| self.interpolate(v, path)).collect();
+                conditions.insert(field.into(), json!(values));
+            }
+        }
+        let desired = json!({
+            "listener_arn": reference(listener, "arn"), "priority": rule.priority,
+            "conditions": conditions, "target_group_arn": target_group,
+        });
+        self.push(format!("{listener}.rules[{}]", rule.priority), Kind::ListenerRule, desired, Some(listener), path);
+    }
+
     pub(in crate::expand) fn load_balancers(&mut self) {
         for (name, lb) in &self.stack.load_balancers {
             let address = format!("load_balancers.{name}");
@@ -144,13 +204,13 @@ impl Expander<'_> {
                     let at: Vec<&str> = path.iter().copied().chain(["certificate"]).collect();
                     desired["certificate_arn"] = json!(self.interpolate(certificate, &at));
                 }
-                self.push_tagged(
-                    format!("{address}.listeners[{}]", listener.port),
-                    Kind::Listener,
-                    desired,
-                    Some(&address),
-                    &path,
-                );
+                let listener_address = format!("{address}.listeners[{}]", listener.port);
+                self.push_tagged(listener_address.clone(), Kind::Listener, desired, Some(&address), &path);
+                for (j, rule) in listener.rules.iter().enumerate() {
+                    let index = j.to_string();
+                    let rule_path: Vec<&str> = path.iter().copied().chain(["rules", index.as_str()]).collect();
+                    self.listener_rule(&listener_address, rule, &rule_path);
+                }
             }
         }
     }

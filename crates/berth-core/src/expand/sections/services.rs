@@ -130,10 +130,14 @@ impl Expander<'_> {
                         json!([{ "target_group_arn": tg, "container_name": lb.container, "container_port": lb.port }]);
                     // ECS refuses a target group that no load balancer uses yet.
                     for (lb_name, balancer) in &self.stack.load_balancers {
-                        for listener in
-                            balancer.listeners.iter().filter(|l| l.forward.as_ref() == Some(&lb.target_group))
-                        {
-                            extra.insert(format!("load_balancers.{lb_name}.listeners[{}]", listener.port));
+                        for listener in &balancer.listeners {
+                            let at = format!("load_balancers.{lb_name}.listeners[{}]", listener.port);
+                            if listener.forward.as_ref() == Some(&lb.target_group) {
+                                extra.insert(at.clone());
+                            }
+                            for rule in listener.rules.iter().filter(|r| r.forward == lb.target_group) {
+                                extra.insert(format!("{at}.rules[{}]", rule.priority));
+                            }
                         }
                     }
                 }
