@@ -74,21 +74,6 @@ pub(super) fn check(checks: &mut Checks) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fargate_sizes() {
-        assert_eq!(valid_memory(256), Some(vec![512, 1024, 2048]));
-        assert_eq!(describe(&valid_memory(256).unwrap()), "512, 1024, 2048");
-        assert_eq!(describe(&valid_memory(512).unwrap()), "1024-4096 in steps of 1024");
-        assert!(valid_memory(16384).unwrap().contains(&122880));
-        assert!(!valid_memory(8192).unwrap().contains(&17408));
-        assert_eq!(valid_memory(300), None);
-    }
-}
-
 /// BRT046, for the services whose task definition the file declares.
 fn service_networks(checks: &mut Checks) {
     let stack = checks.stack;
@@ -115,5 +100,20 @@ fn service_networks(checks: &mut Checks) {
             ),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fargate_sizes() {
+        assert_eq!(valid_memory(256), Some(vec![512, 1024, 2048]));
+        assert_eq!(describe(&valid_memory(256).unwrap()), "512, 1024, 2048");
+        assert_eq!(describe(&valid_memory(512).unwrap()), "1024-4096 in steps of 1024");
+        assert!(valid_memory(16384).unwrap().contains(&122880));
+        assert!(!valid_memory(8192).unwrap().contains(&17408));
+        assert_eq!(valid_memory(300), None);
     }
 }
