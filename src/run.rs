@@ -544,9 +544,12 @@ async fn carry_out(
         eprintln!("error: the saved plan is stale: {reason}. Nothing was changed; run `berth plan` again.");
         return Ok(Exit::Error);
     }
+    // Listing the buckets' objects is only worth it for a destroy that will run.
+    let plan = &prepared.planned.plan;
+    let will_run = plan.summary.has_changes() && !plan.diagnostics.iter().any(Diagnostic::is_error);
     let held = match request.mode {
-        Mode::Destroy => unmanaged_objects(prepared).await?,
-        Mode::Apply => Vec::new(),
+        Mode::Destroy if will_run => unmanaged_objects(prepared).await?,
+        _ => Vec::new(),
     };
     if request.force_delete_buckets {
         prepared.planned.empty_buckets(&held);

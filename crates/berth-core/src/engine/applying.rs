@@ -149,10 +149,11 @@ impl Engine<'_> {
             let Some(live) = plan.live.as_ref().filter(|_| plan.action == Action::Replace && create_first) else {
                 continue;
             };
-            let address = format!("{} (old)", node.address);
+            // A failed create leaves the old one in use: nothing to retire.
             if outcomes[i] != Outcome::Done {
                 continue;
             }
+            let address = format!("{} (old)", node.address);
             if let Some(user) = graph.dependents_of(i).find(|&d| outcomes[d] != Outcome::Done) {
                 let why = format!("kept: {} still uses it", graph.nodes()[user].address);
                 report.not_attempted.push((address, Action::Delete, why));

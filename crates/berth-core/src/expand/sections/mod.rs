@@ -81,8 +81,8 @@ pub(crate) fn find(name: &str) -> Option<&'static Section> {
     ALL.iter().find(|s| s.name == name)
 }
 
-/// The key path of a section in the file: `iam.roles` is `["iam", "roles"]`.
 impl Section {
+    /// The key path of the section in the file: `iam.roles` is `["iam", "roles"]`.
     pub fn path(&self) -> Vec<&'static str> {
         self.name.split('.').collect()
     }
