@@ -17,6 +17,24 @@ pub(crate) fn str_field<'a>(req: &'a NodeRequest<'_>, field: &str) -> ProviderRe
         .ok_or_else(|| ProviderError::new(format!("{}: desired state lacks string `{field}`", req.address)))
 }
 
+/// Nested desired-state values (inside containers, strategies, health checks, ...).
+pub(crate) fn get_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+pub(crate) fn get_i32(value: &Value, key: &str) -> Option<i32> {
+    value.get(key).and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
+}
+
+pub(crate) fn get_strings(value: &Value, key: &str) -> Option<Vec<String>> {
+    let items = value.get(key)?.as_array()?;
+    Some(items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+}
+
+pub(crate) fn get_items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
 /// An optional string field of the desired state.
 pub(crate) fn opt_str<'a>(req: &'a NodeRequest<'_>, field: &str) -> Option<&'a str> {
     req.desired.get(field).and_then(Value::as_str)

@@ -18,9 +18,12 @@ pub use crate::expand::sections::log_groups::LogGroup;
 pub use crate::expand::sections::policies::Policy;
 pub use crate::expand::sections::roles::Role;
 pub use crate::expand::sections::security_groups::{IngressRule, Ports, SecurityGroup};
-pub use crate::expand::sections::services::{Deployment, Service, ServiceLoadBalancer};
+pub use crate::expand::sections::services::{CircuitBreaker, Deployment, Service, ServiceLoadBalancer};
 pub use crate::expand::sections::target_groups::{HealthCheck, TargetGroup};
-pub use crate::expand::sections::task_definitions::{Container, PortMapping, PortMappingSpec, TaskDefinition};
+pub use crate::expand::sections::task_definitions::{
+    Container, ContainerHealthCheck, Mount, PortMapping, PortMappingSpec, RuntimePlatform, TaskDefinition, Ulimit,
+    UlimitSpec, Volume, VolumeSpec,
+};
 
 /// A berth stack: every AWS resource of one ECS application.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -50,6 +50,18 @@ pub(crate) fn ecs_service(fields: &mut Map<String, Value>) {
         sort_field(network, "subnets");
         sort_field(network, "security_groups");
     }
+    // AWS reports what a service does not use as off or zero.
+    if let Some(Value::Object(deployment)) = fields.get_mut("deployment") {
+        if deployment.get("circuit_breaker").and_then(|b| b.get("enable")) == Some(&Value::Bool(false)) {
+            deployment.remove("circuit_breaker");
+        }
+    }
+    if fields.get("health_check_grace_period_seconds").and_then(Value::as_i64) == Some(0) {
+        fields.remove("health_check_grace_period_seconds");
+    }
+    if fields.get("enable_execute_command") == Some(&Value::Bool(false)) {
+        fields.remove("enable_execute_command");
+    }
 }
 
 pub(crate) fn cluster_capacity_providers(fields: &mut Map<String, Value>) {
@@ -203,7 +215,11 @@ const EMPTY_MEANS_UNSET: &[&str] = &[
     "secrets",
     "mount_points",
     "volumes_from",
+    "ulimits",
 ];
+
+/// ECS's defaults for a container health check's unset fields.
+const HEALTH_CHECK_DEFAULTS: &[(&str, i64)] = &[("interval", 30), ("timeout", 5), ("retries", 3), ("start_period", 0)];
 
 pub(crate) fn task_definition(fields: &mut Map<String, Value>) {
     let network_mode = fields.get("network_mode").and_then(Value::as_str).unwrap_or("bridge").to_owned();
@@ -211,6 +227,21 @@ pub(crate) fn task_definition(fields: &mut Map<String, Value>) {
     sort_field(fields, "requires_compatibilities");
     if fields.get("requires_compatibilities").and_then(Value::as_array).is_some_and(|a| a.is_empty()) {
         fields.remove("requires_compatibilities");
+    }
+    if let Some(Value::Object(platform)) = fields.get_mut("runtime_platform") {
+        platform.entry("cpu_architecture").or_insert_with(|| Value::from("X86_64"));
+        platform.entry("operating_system_family").or_insert_with(|| Value::from("LINUX"));
+    }
+    // Unset, a task runs on x86-64 Linux.
+    if fields.get("runtime_platform") == Some(&serde_json::json!({"cpu_architecture": "X86_64", "operating_system_family": "LINUX"})) {
+        fields.remove("runtime_platform");
+    }
+    match fields.get_mut("volumes") {
+        Some(Value::Array(volumes)) if volumes.is_empty() => {
+            fields.remove("volumes");
+        }
+        Some(Value::Array(volumes)) => volumes.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str())),
+        _ => {}
     }
     if let Some(Value::Array(containers)) = fields.get_mut("container_definitions") {
         for container in containers.iter_mut() {
@@ -236,6 +267,22 @@ fn normalize_container(c: &mut Map<String, Value>, network_mode: &str) {
     }
     if let Some(Value::Array(secrets)) = c.get_mut("secrets") {
         secrets.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    }
+    if let Some(Value::Object(check)) = c.get_mut("health_check") {
+        for (field, default) in HEALTH_CHECK_DEFAULTS {
+            check.entry(*field).or_insert_with(|| Value::from(*default));
+        }
+    }
+    if let Some(Value::Array(mounts)) = c.get_mut("mount_points") {
+        for mount in mounts.iter_mut().filter_map(Value::as_object_mut) {
+            if mount.get("read_only") == Some(&Value::Bool(false)) {
+                mount.remove("read_only");
+            }
+        }
+        mounts.sort_by(|a, b| a["container_path"].as_str().cmp(&b["container_path"].as_str()));
+    }
+    if let Some(Value::Array(ulimits)) = c.get_mut("ulimits") {
+        ulimits.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     }
     if let Some(Value::Array(mappings)) = c.get_mut("port_mappings") {
         for mapping in mappings.iter_mut() {
@@ -305,6 +352,43 @@ mod tests {
             {"name": "b", "image": "nginx", "cpu": 0, "essential": true, "port_mappings": [{"container_port": 80}], "links": ["a"], "environment": []},
         ]});
         assert_eq!(normalize(Kind::TaskDefinition, &desired), normalize(Kind::TaskDefinition, &live));
+    }
+
+    #[test]
+    fn container_health_check_platform_and_mounts_take_ecs_defaults() {
+        let desired = json!({"family": "f", "network_mode": "awsvpc", "runtime_platform": {"cpu_architecture": "ARM64"},
+            "volumes": [{"name": "b"}, {"name": "a"}],
+            "container_definitions": [{"name": "a", "image": "x",
+                "health_check": {"command": ["CMD", "true"], "interval": 30, "timeout": 5, "retries": 3, "start_period": 0},
+                "mount_points": [{"source_volume": "a", "container_path": "/a", "read_only": false}],
+                "ulimits": [{"name": "nproc", "soft_limit": 1, "hard_limit": 2}, {"name": "nofile", "soft_limit": 3, "hard_limit": 3}]}]});
+        let live = json!({"family": "f", "network_mode": "awsvpc",
+            "runtime_platform": {"cpu_architecture": "ARM64", "operating_system_family": "LINUX"},
+            "volumes": [{"name": "a"}, {"name": "b"}],
+            "container_definitions": [{"name": "a", "image": "x", "essential": true,
+                "health_check": {"command": ["CMD", "true"], "interval": 30, "timeout": 5, "retries": 3},
+                "mount_points": [{"source_volume": "a", "container_path": "/a"}],
+                "ulimits": [{"name": "nofile", "soft_limit": 3, "hard_limit": 3}, {"name": "nproc", "soft_limit": 1, "hard_limit": 2}]}]});
+        assert_eq!(normalize(Kind::TaskDefinition, &desired), normalize(Kind::TaskDefinition, &live));
+        let x86 = json!({"family": "f", "runtime_platform": {"cpu_architecture": "X86_64", "operating_system_family": "LINUX"}});
+        assert_eq!(normalize(Kind::TaskDefinition, &x86), normalize(Kind::TaskDefinition, &json!({"family": "f"})));
+        let longer = json!({"family": "f", "network_mode": "awsvpc", "container_definitions": [{"name": "a",
+            "health_check": {"command": ["CMD", "true"], "interval": 60}}]});
+        let shorter = json!({"family": "f", "network_mode": "awsvpc", "container_definitions": [{"name": "a",
+            "health_check": {"command": ["CMD", "true"]}}]});
+        assert_ne!(normalize(Kind::TaskDefinition, &longer), normalize(Kind::TaskDefinition, &shorter));
+    }
+
+    #[test]
+    fn service_features_left_off_are_no_change() {
+        let desired = json!({"name": "s", "deployment": {"minimum_healthy_percent": 100, "maximum_percent": 200}});
+        let live = json!({"name": "s", "deployment": {"minimum_healthy_percent": 100, "maximum_percent": 200,
+            "circuit_breaker": {"enable": false, "rollback": false}}, "health_check_grace_period_seconds": 0,
+            "enable_execute_command": false});
+        assert_eq!(normalize(Kind::EcsService, &desired), normalize(Kind::EcsService, &live));
+        let on = json!({"name": "s", "deployment": {"minimum_healthy_percent": 100, "maximum_percent": 200,
+            "circuit_breaker": {"enable": true, "rollback": true}}});
+        assert_ne!(normalize(Kind::EcsService, &on), normalize(Kind::EcsService, &live));
     }
 
     #[test]

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderResult};
+use aws_sdk_ecs::types::{Cluster, ClusterSetting, ClusterSettingName};
 use serde_json::{json, Value};
 
 use super::cluster_capacity_providers::ClusterCapacityProviders;
 use super::{describe_cluster, ecs_tags, tag_map, EcsTags};
-use crate::handler::{Arn, Handler, Tagger};
+use crate::handler::{retag, Arn, Handler, Tagger};
 use crate::once::send_once;
-use crate::util::{absent_on, desired_tags, name_and_arn, str_field, Shape};
+use crate::util::{absent_on, desired_tags, name_and_arn, opt_str, str_field, Shape};
 use crate::{aws_error, Clients};
 
 pub(crate) struct EcsCluster;
@@ -29,8 +30,11 @@ impl Handler for EcsCluster {
         let Some(cluster) = describe_cluster(c, name).await? else {
             return Ok(None);
         };
+        // Unset in the file, the account's default is not berth's business
+        // (AWS reports `disabled` for every cluster).
+        let managed_insights = opt_str(req, "container_insights").and(container_insights(&cluster));
         Ok(Some(Live {
-            state: Shape::default().set("name", name).build(),
+            state: Shape::default().set("name", name).opt("container_insights", managed_insights).build(),
             outputs: name_and_arn(name, cluster.cluster_arn()),
             tags: Some(tag_map(cluster.tags())),
         }))
@@ -38,9 +42,36 @@ impl Handler for EcsCluster {
 
     async fn create(&self, c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Outputs> {
         let name = str_field(req, "name")?;
-        let call = c.ecs.create_cluster().cluster_name(name).set_tags(Some(ecs_tags(desired_tags(req))));
+        let call = c
+            .ecs
+            .create_cluster()
+            .cluster_name(name)
+            .set_settings(desired_settings(req))
+            .set_tags(Some(ecs_tags(desired_tags(req))));
         let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
         Ok(name_and_arn(name, out.cluster().and_then(|cluster| cluster.cluster_arn())))
+    }
+
+    async fn update(
+        &self,
+        c: &Clients,
+        req: &NodeRequest<'_>,
+        live: &Live,
+        changed: &[String],
+    ) -> ProviderResult<Outputs> {
+        if changed.iter().any(|f| f == "container_insights") {
+            c.ecs
+                .update_cluster_settings()
+                .cluster(str_field(req, "name")?)
+                .set_settings(desired_settings(req))
+                .send()
+                .await
+                .map_err(aws_error)?;
+        }
+        if changed.iter().any(|f| f == "tags") {
+            retag(&EcsTags, c, req, live).await?;
+        }
+        Ok(live.outputs.clone())
     }
 
     async fn delete(&self, c: &Clients, req: &NodeRequest<'_>, _live: &Live) -> ProviderResult<()> {
@@ -71,4 +102,15 @@ impl Handler for EcsCluster {
     async fn identify(&self, _c: &Clients, arn: &Arn<'_>) -> ProviderResult<Option<Value>> {
         Ok(((arn.service, arn.resource_type) == ("ecs", "cluster")).then(|| json!({ "name": arn.path })))
     }
+}
+
+/// The cluster's Container Insights setting (`enabled`, `disabled`, `enhanced`).
+fn container_insights(cluster: &Cluster) -> Option<&str> {
+    let setting = cluster.settings().iter().find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))?;
+    setting.value()
+}
+
+fn desired_settings(req: &NodeRequest<'_>) -> Option<Vec<ClusterSetting>> {
+    let insights = opt_str(req, "container_insights")?;
+    Some(vec![ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(insights).build()])
 }

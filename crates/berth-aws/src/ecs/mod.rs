@@ -10,7 +10,7 @@ use berth_core::provider::{Live, NodeRequest, ProviderResult};
 use serde_json::Value;
 
 use crate::handler::Tagger;
-use crate::util::{live_arn, tags_from};
+use crate::util::{get_i32, get_items, get_str, get_strings, live_arn, tags_from};
 use crate::{aws_error, Clients};
 
 pub(crate) mod capacity_provider;
@@ -58,7 +58,7 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The ACTIVE cluster of that name, with its tags.
 async fn describe_cluster(c: &Clients, name: &str) -> ProviderResult<Option<Cluster>> {
-    let out = c.ecs.describe_clusters().clusters(name).include(ClusterField::Tags).send().await.map_err(aws_error)?;
+    let out = c.ecs.describe_clusters().clusters(name).include(ClusterField::Tags).include(ClusterField::Settings).send().await.map_err(aws_error)?;
     // A missing cluster is a MISSING failure; a deleted one stays listed as
     // INACTIVE (for a while on AWS, for good on moto).
     Ok(out
@@ -74,20 +74,3 @@ fn strings(items: &[String]) -> impl Iterator<Item = Value> + '_ {
     items.iter().map(|s| Value::from(s.as_str()))
 }
 
-/// Nested desired-state values (inside containers, strategies, ...).
-fn get_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value.get(key).and_then(Value::as_str)
-}
-
-fn get_i32(value: &Value, key: &str) -> Option<i32> {
-    value.get(key).and_then(Value::as_i64).and_then(|n| i32::try_from(n).ok())
-}
-
-fn get_strings(value: &Value, key: &str) -> Option<Vec<String>> {
-    let items = value.get(key)?.as_array()?;
-    Some(items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-}
-
-fn get_items<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
-}

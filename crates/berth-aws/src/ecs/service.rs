@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
     PropagateTags, Service, ServiceField,
 };
 use berth_core::kind::Kind;
@@ -69,6 +69,8 @@ impl Handler for EcsService {
             .set_load_balancers(Some(desired_load_balancers(req)))
             .set_network_configuration(desired_network(req)?)
             .set_deployment_configuration(deployment.clone())
+            .set_health_check_grace_period_seconds(grace_period(req))
+            .enable_execute_command(execute_command(req))
             .set_tags(Some(ecs_tags(desired_tags(req))))
             .propagate_tags(PropagateTags::None)
             .client_token(client_token(req));
@@ -98,7 +100,15 @@ impl Handler for EcsService {
     ) -> ProviderResult<Outputs> {
         let has = |field: &str| changed.iter().any(|f| f == field);
         let mut outputs = live.outputs.clone();
-        let in_place = ["task_definition", "desired_count", "deployment", "load_balancers", "network_configuration"];
+        let in_place = [
+            "task_definition",
+            "desired_count",
+            "deployment",
+            "load_balancers",
+            "network_configuration",
+            "health_check_grace_period_seconds",
+            "enable_execute_command",
+        ];
         // New environment file contents reach running tasks only through a new deployment.
         let env_digest = |tags: Option<&std::collections::BTreeMap<String, String>>| {
             tags.and_then(|t| t.get(ENV_DIGEST_TAG)).cloned()
@@ -126,6 +136,12 @@ impl Handler for EcsService {
             }
             if has("network_configuration") {
                 call = call.set_network_configuration(desired_network(req)?);
+            }
+            if has("health_check_grace_period_seconds") {
+                call = call.health_check_grace_period_seconds(grace_period(req).unwrap_or(0));
+            }
+            if has("enable_execute_command") {
+                call = call.enable_execute_command(execute_command(req));
             }
             let out = call.send().await.map_err(aws_error)?;
             if let Some(service) = out.service() {
@@ -163,9 +179,13 @@ impl Handler for EcsService {
 fn service_state(service: &Service, cluster: &str) -> Value {
     let cluster = service.cluster_arn().and_then(|arn| arn.rsplit('/').next()).unwrap_or(cluster);
     let deployment = service.deployment_configuration().map(|d| {
+        let breaker = d
+            .deployment_circuit_breaker()
+            .map(|b| Shape::default().set("enable", b.enable()).set("rollback", b.rollback()).build());
         Shape::default()
             .opt("minimum_healthy_percent", d.minimum_healthy_percent())
             .opt("maximum_percent", d.maximum_percent())
+            .opt("circuit_breaker", breaker)
             .build()
     });
     let load_balancers = service.load_balancers().iter().map(|lb| {
@@ -191,6 +211,8 @@ fn service_state(service: &Service, cluster: &str) -> Value {
         .opt("launch_type", service.launch_type().map(LaunchType::as_str))
         .opt("deployment", deployment)
         .list("load_balancers", load_balancers)
+        .opt("health_check_grace_period_seconds", service.health_check_grace_period_seconds())
+        .set("enable_execute_command", service.enable_execute_command())
         .build()
 }
 
@@ -200,12 +222,25 @@ fn service_outputs(service: &Service) -> Outputs {
 
 fn desired_deployment(req: &NodeRequest<'_>) -> Option<DeploymentConfiguration> {
     let deployment = req.desired.get("deployment")?;
+    // Always sent, so that a breaker the file no longer has is switched off.
+    let breaker = deployment.get("circuit_breaker");
+    let flag = |key: &str| breaker.and_then(|b| b.get(key)).and_then(Value::as_bool).unwrap_or(false);
+    let circuit_breaker = DeploymentCircuitBreaker::builder().enable(flag("enable")).rollback(flag("rollback")).build();
     Some(
         DeploymentConfiguration::builder()
             .set_minimum_healthy_percent(get_i32(deployment, "minimum_healthy_percent"))
             .set_maximum_percent(get_i32(deployment, "maximum_percent"))
+            .deployment_circuit_breaker(circuit_breaker)
             .build(),
     )
+}
+
+fn grace_period(req: &NodeRequest<'_>) -> Option<i32> {
+    get_i32(req.desired, "health_check_grace_period_seconds")
+}
+
+fn execute_command(req: &NodeRequest<'_>) -> bool {
+    req.desired.get("enable_execute_command").and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// The awsvpc configuration of an awsvpc service, `None` for another.

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    self, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, EnvironmentFile,
-    EnvironmentFileType, KeyValuePair, LogConfiguration, LogDriver, NetworkMode, PortMapping, Secret, SortOrder,
-    TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
+    self, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture, EnvironmentFile,
+    EnvironmentFileType, HealthCheck, HostVolumeProperties, KeyValuePair, LogConfiguration, LogDriver, MountPoint,
+    NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, SortOrder, TaskDefinitionField, TaskDefinitionStatus,
+    TransportProtocol, Ulimit, UlimitName, Volume,
 };
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult, STACK_TAG};
@@ -159,7 +160,23 @@ fn task_definition_state(td: &types::TaskDefinition) -> Value {
         .opt("memory", td.memory())
         .opt("execution_role_arn", td.execution_role_arn())
         .opt("task_role_arn", td.task_role_arn())
+        .opt("runtime_platform", td.runtime_platform().map(runtime_platform_state))
+        .list("volumes", td.volumes().iter().map(volume_state))
         .list("container_definitions", td.container_definitions().iter().map(container_state))
+        .build()
+}
+
+fn runtime_platform_state(platform: &RuntimePlatform) -> Value {
+    Shape::default()
+        .opt("cpu_architecture", platform.cpu_architecture().map(CpuArchitecture::as_str))
+        .opt("operating_system_family", platform.operating_system_family().map(OsFamily::as_str))
+        .build()
+}
+
+fn volume_state(volume: &Volume) -> Value {
+    Shape::default()
+        .opt("name", volume.name())
+        .opt("host_path", volume.host().and_then(HostVolumeProperties::source_path))
         .build()
 }
 
@@ -182,6 +199,29 @@ fn container_state(c: &ContainerDefinition) -> Value {
         .map(|f| Shape::default().set("type", f.r#type().as_str()).set("value", f.value()).build());
     let secrets =
         c.secrets().iter().map(|s| Shape::default().set("name", s.name()).set("value_from", s.value_from()).build());
+    let health_check = c.health_check().map(|h| {
+        Shape::default()
+            .set("command", h.command())
+            .opt("interval", h.interval())
+            .opt("timeout", h.timeout())
+            .opt("retries", h.retries())
+            .opt("start_period", h.start_period())
+            .build()
+    });
+    let mounts = c.mount_points().iter().map(|m| {
+        Shape::default()
+            .opt("source_volume", m.source_volume())
+            .opt("container_path", m.container_path())
+            .opt("read_only", m.read_only())
+            .build()
+    });
+    let ulimits = c.ulimits().iter().map(|u| {
+        Shape::default()
+            .set("name", u.name().as_str())
+            .set("soft_limit", u.soft_limit())
+            .set("hard_limit", u.hard_limit())
+            .build()
+    });
     Shape::default()
         .opt("name", c.name())
         .opt("image", c.image())
@@ -199,6 +239,10 @@ fn container_state(c: &ContainerDefinition) -> Value {
         .opt("log_configuration", c.log_configuration().map(log_configuration_state))
         .list("command", strings(c.command()))
         .list("entry_point", strings(c.entry_point()))
+        .opt("health_check", health_check)
+        .list("mount_points", mounts)
+        .list("ulimits", ulimits)
+        .opt("stop_timeout", c.stop_timeout())
         .build()
 }
 
@@ -233,11 +277,28 @@ async fn register_task_definition(c: &Clients, req: &NodeRequest<'_>) -> Provide
         .set_memory(opt_str(req, "memory").map(str::to_owned))
         .set_execution_role_arn(opt_str(req, "execution_role_arn").map(str::to_owned))
         .set_task_role_arn(opt_str(req, "task_role_arn").map(str::to_owned))
+        .set_runtime_platform(runtime_platform(req.desired))
+        .set_volumes(Some(get_items(req.desired, "volumes").iter().map(volume).collect()))
         .set_container_definitions(Some(containers))
         .set_tags(Some(ecs_tags(desired_tags(req))));
     let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
     let td = out.task_definition().ok_or_else(|| invalid(req, "RegisterTaskDefinition returned no task definition"))?;
     Ok(task_definition_outputs(td))
+}
+
+fn runtime_platform(desired: &Value) -> Option<RuntimePlatform> {
+    let platform = desired.get("runtime_platform")?;
+    Some(
+        RuntimePlatform::builder()
+            .set_cpu_architecture(get_str(platform, "cpu_architecture").map(CpuArchitecture::from))
+            .set_operating_system_family(get_str(platform, "operating_system_family").map(OsFamily::from))
+            .build(),
+    )
+}
+
+fn volume(desired: &Value) -> Volume {
+    let host = get_str(desired, "host_path").map(|path| HostVolumeProperties::builder().source_path(path).build());
+    Volume::builder().set_name(get_str(desired, "name").map(str::to_owned)).set_host(host).build()
 }
 
 /// A desired container (docs/resources.md shape) as the SDK type.
@@ -304,6 +365,40 @@ fn container_definition(req: &NodeRequest<'_>, def: &Value) -> ProviderResult<Co
             })
             .transpose()
             .map_err(|e| invalid(req, e))?;
+    let health_check = def
+        .get("health_check")
+        .map(|h| {
+            HealthCheck::builder()
+                .set_command(get_strings(h, "command"))
+                .set_interval(get_i32(h, "interval"))
+                .set_timeout(get_i32(h, "timeout"))
+                .set_retries(get_i32(h, "retries"))
+                .set_start_period(get_i32(h, "start_period"))
+                .build()
+        })
+        .transpose()
+        .map_err(|e| invalid(req, e))?;
+    let mount_points = get_items(def, "mount_points")
+        .iter()
+        .map(|m| {
+            MountPoint::builder()
+                .set_source_volume(get_str(m, "source_volume").map(str::to_owned))
+                .set_container_path(get_str(m, "container_path").map(str::to_owned))
+                .set_read_only(m.get("read_only").and_then(Value::as_bool))
+                .build()
+        })
+        .collect();
+    let ulimits = get_items(def, "ulimits")
+        .iter()
+        .map(|u| {
+            Ulimit::builder()
+                .set_name(get_str(u, "name").map(UlimitName::from))
+                .set_soft_limit(get_i32(u, "soft_limit"))
+                .set_hard_limit(get_i32(u, "hard_limit"))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(req, e))?;
     Ok(ContainerDefinition::builder()
         .set_name(get_str(def, "name").map(str::to_owned))
         .set_image(get_str(def, "image").map(str::to_owned))
@@ -320,5 +415,9 @@ fn container_definition(req: &NodeRequest<'_>, def: &Value) -> ProviderResult<Co
         .set_log_configuration(log_configuration)
         .set_command(get_strings(def, "command"))
         .set_entry_point(get_strings(def, "entry_point"))
+        .set_health_check(health_check)
+        .set_mount_points(Some(mount_points))
+        .set_ulimits(Some(ulimits))
+        .set_stop_timeout(get_i32(def, "stop_timeout"))
         .build())
 }

@@ -7,9 +7,6 @@
 use super::{codes, network_mode, port_mappings, Checks, Placement};
 use crate::model::{Deployment, TaskDefinition};
 
-/// ECS's limits when the service sets none (expansion sends the same).
-const DEFAULT: Deployment = Deployment { minimum_healthy_percent: 100, maximum_percent: 200 };
-
 /// How many old tasks ECS may stop before starting new ones, and how many
 /// new ones it may start before stopping old ones.
 fn room(desired: u32, deployment: &Deployment) -> (u64, u64) {
@@ -22,7 +19,7 @@ fn room(desired: u32, deployment: &Deployment) -> (u64, u64) {
 pub(super) fn check(checks: &mut Checks) {
     let stack = checks.stack;
     for (name, service) in &stack.services {
-        let deployment = service.deployment.as_ref().unwrap_or(&DEFAULT);
+        let deployment = service.deployment.as_ref().unwrap_or(&Deployment::DEFAULT);
         let (minimum, maximum) = (deployment.minimum_healthy_percent, deployment.maximum_percent);
         let at = |key| ["services", name.as_str(), "deployment", key];
         if minimum > maximum {
@@ -68,7 +65,7 @@ fn static_port_deadlock(checks: &mut Checks, placement: &Placement) {
     let (name, service) = (placement.name, placement.service);
     let Some(capacity) = placement.capacity.filter(|_| placement.on_ec2()) else { return };
     let Some((container_port, port)) = static_host_port(placement.task) else { return };
-    let deployment = service.deployment.as_ref().unwrap_or(&DEFAULT);
+    let deployment = service.deployment.as_ref().unwrap_or(&Deployment::DEFAULT);
     let (may_stop, may_start) = room(service.desired_count, deployment);
     let desired = service.desired_count;
     if desired == 0 || desired < capacity.max || may_stop > 0 || may_start == 0 {
@@ -91,7 +88,7 @@ mod tests {
     use super::*;
 
     fn limits(minimum_healthy_percent: u32, maximum_percent: u32) -> Deployment {
-        Deployment { minimum_healthy_percent, maximum_percent }
+        Deployment { minimum_healthy_percent, maximum_percent, circuit_breaker: None }
     }
 
     #[test]

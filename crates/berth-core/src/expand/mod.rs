@@ -436,6 +436,10 @@ impl<'a> Expander<'a> {
         self.lookup(section, value, path).map(|address| reference(&address, attr))
     }
 
+    fn interpolate_all(&mut self, texts: &[String], path: &[&str]) -> Vec<String> {
+        texts.iter().map(|text| self.interpolate(text, path)).collect()
+    }
+
     fn interpolate_value(&mut self, value: &Value, path: &[&str]) -> Value {
         match value {
             Value::String(s) => Value::String(self.interpolate(s, path)),

@@ -16,6 +16,10 @@ pub struct Cluster {
     /// EC2 container instances berth runs for the cluster; none by default (Fargate, or instances from elsewhere).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<Capacity>,
+    /// CloudWatch Container Insights for the cluster's tasks (metrics at extra
+    /// cost); unset, the account's default applies and berth leaves it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_insights: Option<bool>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
@@ -63,7 +67,11 @@ impl Expander<'_> {
         for (name, cluster) in &self.stack.clusters {
             let address = format!("clusters.{name}");
             let origin = ["clusters", name.as_str()];
-            self.push_tagged(address.clone(), Kind::EcsCluster, json!({ "name": name }), None, &origin);
+            let mut desired = json!({ "name": name });
+            if let Some(insights) = cluster.container_insights {
+                desired["container_insights"] = json!(if insights { "enabled" } else { "disabled" });
+            }
+            self.push_tagged(address.clone(), Kind::EcsCluster, desired, None, &origin);
             let Some(capacity) = &cluster.capacity else { continue };
             self.capacity(name, &address, capacity);
         }

@@ -32,19 +32,55 @@ pub struct Service {
     /// Fargate): required then, and refused otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<ServiceNetwork>,
+    /// Seconds ECS ignores failing load balancer health checks of a new task
+    /// while it starts (only with `load_balancer:`); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period: Option<u32>,
+    /// Allow `aws ecs execute-command` into the running containers (the task
+    /// role then needs the SSM messages permissions). Off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub execute_command: bool,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
 }
 
-/// Rolling update limits, in percent of the desired count.
+/// Rolling update limits, in percent of the desired count, and what ECS does
+/// when a deployment fails.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
-    /// Tasks that must stay running during a deployment, in percent of `desired_count`.
+    /// Tasks that must stay running during a deployment, in percent of `desired_count` (default 100).
+    #[serde(default = "hundred")]
     pub minimum_healthy_percent: u32,
-    /// Tasks that may run during a deployment, old and new together, in percent of `desired_count`.
+    /// Tasks that may run during a deployment, old and new together, in percent of `desired_count` (default 200).
+    #[serde(default = "two_hundred")]
     pub maximum_percent: u32,
+    /// Stop a deployment whose tasks keep failing to start or to become
+    /// healthy, instead of retrying forever; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreaker>,
+}
+
+impl Deployment {
+    /// ECS's limits when the service sets none.
+    pub const DEFAULT: Deployment = Deployment { minimum_healthy_percent: 100, maximum_percent: 200, circuit_breaker: None };
+}
+
+fn hundred() -> u32 {
+    Deployment::DEFAULT.minimum_healthy_percent
+}
+
+fn two_hundred() -> u32 {
+    Deployment::DEFAULT.maximum_percent
+}
+
+/// The deployment circuit breaker.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Roll back to the last deployment that completed when this one fails.
+    pub rollback: bool,
 }
 
 /// The subnets and security groups of an `awsvpc` service's tasks.
@@ -109,15 +145,21 @@ impl Expander<'_> {
                 .get(&svc.task_definition)
                 .is_some_and(|t| t.requires.iter().any(|r| r == "EC2"));
             let launch_type = svc.launch_type.clone().or(requires_ec2.then(|| "EC2".to_owned()));
-            let deployment = svc
-                .deployment
-                .clone()
-                .unwrap_or(model::Deployment { minimum_healthy_percent: 100, maximum_percent: 200 });
+            let deployment = svc.deployment.as_ref().unwrap_or(&Deployment::DEFAULT);
             let mut desired = json!({
                 "name": name, "cluster": svc.cluster, "task_definition": task_definition,
                 "desired_count": svc.desired_count,
                 "deployment": { "minimum_healthy_percent": deployment.minimum_healthy_percent, "maximum_percent": deployment.maximum_percent },
             });
+            if let Some(breaker) = &deployment.circuit_breaker {
+                desired["deployment"]["circuit_breaker"] = json!({ "enable": true, "rollback": breaker.rollback });
+            }
+            if let Some(seconds) = svc.health_check_grace_period {
+                desired["health_check_grace_period_seconds"] = json!(seconds);
+            }
+            if svc.execute_command {
+                desired["enable_execute_command"] = json!(true);
+            }
             if let Some(launch_type) = launch_type {
                 desired["launch_type"] = json!(launch_type);
             }

@@ -23,6 +23,10 @@ pub struct TargetGroup {
     /// How the load balancer checks targets; by default path `/`, healthy on `200`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
+    /// Seconds the load balancer keeps sending a deregistered target its
+    /// in-flight requests (AWS's default 300); unset, berth leaves it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deregistration_delay: Option<u32>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
@@ -38,6 +42,44 @@ pub struct HealthCheck {
     /// HTTP codes counted healthy (`"200"`, `"200-299"`).
     #[serde(default = "ok_code")]
     pub matcher: String,
+    /// Seconds between checks of one target (AWS's default 30).
+    #[serde(default = "thirty")]
+    pub interval: u32,
+    /// Seconds without an answer that fail a check; unset, AWS's default for the
+    /// target type applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    /// Checks in a row that make an unhealthy target healthy (AWS's default 5).
+    #[serde(default = "five")]
+    pub healthy_threshold: u32,
+    /// Checks in a row that make a healthy target unhealthy (AWS's default 2).
+    #[serde(default = "two")]
+    pub unhealthy_threshold: u32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        HealthCheck {
+            path: slash(),
+            matcher: ok_code(),
+            interval: thirty(),
+            timeout: None,
+            healthy_threshold: five(),
+            unhealthy_threshold: two(),
+        }
+    }
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+fn five() -> u32 {
+    5
+}
+
+fn two() -> u32 {
+    2
 }
 
 fn instance_target() -> String {
@@ -62,12 +104,21 @@ pub(crate) const SECTION: Section = Section {
 impl Expander<'_> {
     pub(in crate::expand) fn target_groups(&mut self) {
         for (name, tg) in &self.stack.target_groups {
-            let health =
-                tg.health_check.clone().unwrap_or(model::HealthCheck { path: "/".into(), matcher: "200".into() });
-            let desired = json!({
-                "name": name, "protocol": tg.protocol, "port": tg.port, "vpc_id": reference(NETWORK, "vpc_id"),
-                "target_type": tg.target_type, "health_check": { "path": health.path, "matcher": health.matcher },
+            let health = tg.health_check.clone().unwrap_or_default();
+            let mut check = json!({
+                "path": health.path, "matcher": health.matcher, "interval": health.interval,
+                "healthy_threshold": health.healthy_threshold, "unhealthy_threshold": health.unhealthy_threshold,
             });
+            if let Some(timeout) = health.timeout {
+                check["timeout"] = json!(timeout);
+            }
+            let mut desired = json!({
+                "name": name, "protocol": tg.protocol, "port": tg.port, "vpc_id": reference(NETWORK, "vpc_id"),
+                "target_type": tg.target_type, "health_check": check,
+            });
+            if let Some(delay) = tg.deregistration_delay {
+                desired["deregistration_delay"] = json!(delay);
+            }
             self.push_tagged(
                 format!("target_groups.{name}"),
                 Kind::TargetGroup,

@@ -33,6 +33,15 @@ pub struct TaskDefinition {
     /// The role the containers' own AWS calls use: a role of this file or an ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role: Option<String>,
+    /// The CPU architecture and operating system the task needs (Fargate:
+    /// `{ cpu_architecture: ARM64, os: LINUX }` for Graviton); unset, x86-64 Linux.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_platform: Option<RuntimePlatform>,
+    /// Volumes the containers may mount (`mounts:`): a name (storage of the
+    /// task's own, gone when it stops) or `{ name, host_path }` (a folder of
+    /// the container instance; not on Fargate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
     /// Containers, by name.
     pub containers: BTreeMap<String, Container>,
     /// Codes of warnings not to report for this resource, such as `BRT011`; errors cannot be allowed (docs/checks.md).
@@ -85,6 +94,128 @@ pub struct Container {
     /// Overrides the image's `ENTRYPOINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point: Option<Vec<String>>,
+    /// A command ECS runs in the container to tell whether it is healthy
+    /// (what `depends_on: { x: HEALTHY }` waits for); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<ContainerHealthCheck>,
+    /// Volumes of the task mounted into the container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    /// Resource limits by name (`nofile`, `nproc`, ...): one number for both
+    /// limits, or `{ soft, hard }`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ulimits: BTreeMap<String, Ulimit>,
+    /// Seconds between the stop signal and a forced kill (ECS's default 30; at most 120 on Fargate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
+}
+
+/// The platform a task runs on.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimePlatform {
+    /// `X86_64` or `ARM64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_architecture: Option<String>,
+    /// The operating system family: `LINUX` or a Windows Server family (`WINDOWS_SERVER_2022_CORE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+}
+
+/// A volume of a task.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Volume {
+    /// Storage of the task's own: `scratch`.
+    Named(String),
+    /// A volume with more said about it.
+    Spec(VolumeSpec),
+}
+
+/// A volume with its source.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSpec {
+    /// The name mounts refer to.
+    pub name: String,
+    /// A folder of the container instance (EC2 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+}
+
+impl Volume {
+    /// The name mounts refer to.
+    pub fn name(&self) -> &str {
+        match self {
+            Volume::Named(name) => name,
+            Volume::Spec(spec) => &spec.name,
+        }
+    }
+}
+
+/// A container health check; unset fields take ECS's defaults.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerHealthCheck {
+    /// `["CMD-SHELL", "curl -f http://localhost/ || exit 1"]` or `["CMD", "program", "arg"]`.
+    pub command: Vec<String>,
+    /// Seconds between checks, 5-300 (default 30).
+    #[serde(default = "health_interval")]
+    pub interval: u32,
+    /// Seconds a check may take before it fails, 2-120 (default 5).
+    #[serde(default = "health_timeout")]
+    pub timeout: u32,
+    /// Failures in a row that make the container unhealthy, 1-10 (default 3).
+    #[serde(default = "health_retries")]
+    pub retries: u32,
+    /// Seconds after the start during which failures do not count, 0-300 (default 0).
+    #[serde(default)]
+    pub start_period: u32,
+}
+
+fn health_interval() -> u32 {
+    30
+}
+
+fn health_timeout() -> u32 {
+    5
+}
+
+fn health_retries() -> u32 {
+    3
+}
+
+/// A volume mounted into a container.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    /// A volume of the task (`volumes:`).
+    pub volume: String,
+    /// Where it appears in the container.
+    pub path: String,
+    /// Mount it read-only (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+}
+
+/// A resource limit.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Ulimit {
+    /// The same soft and hard limit.
+    Both(i64),
+    /// Separate limits.
+    Limits(UlimitSpec),
+}
+
+/// Separate soft and hard limits.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UlimitSpec {
+    /// The limit a process starts with.
+    pub soft: i64,
+    /// The most a process may raise it to.
+    pub hard: i64,
 }
 
 /// A port mapping.
@@ -131,6 +262,21 @@ impl Expander<'_> {
             }
             if let Some(memory) = td.memory {
                 desired["memory"] = json!(memory.to_string());
+            }
+            if let Some(platform) = &td.runtime_platform {
+                desired["runtime_platform"] =
+                    json!({ "cpu_architecture": platform.cpu_architecture, "operating_system_family": platform.os });
+            }
+            if !td.volumes.is_empty() {
+                let volumes: Vec<Value> = td
+                    .volumes
+                    .iter()
+                    .map(|v| match v {
+                        model::Volume::Named(name) => json!({ "name": name }),
+                        model::Volume::Spec(spec) => json!({ "name": spec.name, "host_path": spec.host_path }),
+                    })
+                    .collect();
+                desired["volumes"] = json!(volumes);
             }
             let is_arn = |s: &str| s.starts_with("arn:");
             for (field, role) in [("execution_role_arn", &td.execution_role), ("task_role_arn", &td.task_role)] {
@@ -213,6 +359,7 @@ impl Expander<'_> {
         let files_at = at("environment_files");
         let mut files = Vec::new();
         for file in &c.environment_files {
+            let file = &self.interpolate(file, &as_path(&files_at));
             if file.starts_with("arn:aws:s3:::") {
                 files.push(json!({ "type": "s3", "value": file }));
                 continue;
@@ -249,11 +396,44 @@ impl Expander<'_> {
                 });
             }
         }
-        if let Some(command) = &c.command {
-            def["command"] = json!(command);
+        for (field, words) in [("command", &c.command), ("entry_point", &c.entry_point)] {
+            if let Some(words) = words {
+                let words_at = at(field);
+                def[field] = json!(self.interpolate_all(words, &as_path(&words_at)));
+            }
         }
-        if let Some(entry_point) = &c.entry_point {
-            def["entry_point"] = json!(entry_point);
+        if let Some(check) = &c.health_check {
+            let check_at = at("health_check");
+            def["health_check"] = json!({
+                "command": self.interpolate_all(&check.command, &as_path(&check_at)),
+                "interval": check.interval, "timeout": check.timeout, "retries": check.retries,
+                "start_period": check.start_period,
+            });
+        }
+        if !c.mounts.is_empty() {
+            let mounts: Vec<Value> = c
+                .mounts
+                .iter()
+                .map(|m| json!({ "source_volume": m.volume, "container_path": m.path, "read_only": m.read_only }))
+                .collect();
+            def["mount_points"] = json!(mounts);
+        }
+        if !c.ulimits.is_empty() {
+            let ulimits: Vec<Value> = c
+                .ulimits
+                .iter()
+                .map(|(limit, value)| {
+                    let (soft, hard) = match value {
+                        model::Ulimit::Both(both) => (*both, *both),
+                        model::Ulimit::Limits(l) => (l.soft, l.hard),
+                    };
+                    json!({ "name": limit, "soft_limit": soft, "hard_limit": hard })
+                })
+                .collect();
+            def["ulimits"] = json!(ulimits);
+        }
+        if let Some(seconds) = c.stop_timeout {
+            def["stop_timeout"] = json!(seconds);
         }
         def
     }
