@@ -189,8 +189,9 @@ fn load(path: &Path, region: Option<String>, input: &Input) -> Option<(LoadedSta
             return None;
         }
     };
-    redact::register(&sensitive_values(&loaded, &offline_options(&loaded, region, input)));
-    let findings = berth_core::check::offline_checks(&loaded);
+    let options = offline_options(&loaded, region, input);
+    redact::register(&sensitive_values(&loaded, &options));
+    let findings = berth_core::check::offline_checks(&loaded, &options);
     if findings.iter().any(Diagnostic::is_error) {
         report_diagnostics(&findings);
         return None;

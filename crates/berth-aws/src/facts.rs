@@ -61,4 +61,10 @@ impl Facts for AwsProvider {
         let described = self.clients.secrets.describe_secret().secret_id(id).send().await;
         Ok(absent_on(described, &["ResourceNotFoundException"])?.is_some())
     }
+
+    async fn certificate_status(&self, arn: &str) -> ProviderResult<Option<String>> {
+        let described = self.clients.acm.describe_certificate().certificate_arn(arn).send().await;
+        let Some(out) = absent_on(described, &["ResourceNotFoundException"])? else { return Ok(None) };
+        Ok(out.certificate().and_then(|c| c.status()).map(|status| status.as_str().to_owned()))
+    }
 }

@@ -65,6 +65,7 @@ pub(crate) struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub acm: aws_sdk_acm::Client,
     pub region: String,
 }
 
@@ -133,6 +134,7 @@ impl AwsProvider {
             sts: client!(aws_sdk_sts),
             tagging: client!(aws_sdk_resourcegroupstagging),
             secrets: client!(aws_sdk_secretsmanager),
+            acm: client!(aws_sdk_acm),
             region,
         };
         Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()), plain_http })

@@ -64,7 +64,7 @@ fn reported(findings: &[Diagnostic]) -> BTreeSet<(String, Severity, usize)> {
 
 fn check_file(path: &Path) -> Vec<Diagnostic> {
     let loaded = load_file(path).unwrap_or_else(|e| panic!("{} does not parse: {e:?}", path.display()));
-    offline_checks(&loaded)
+    offline_checks(&loaded, &Default::default())
 }
 
 /// The checks' findings on the reference stack with `from` replaced by `to`.
@@ -72,7 +72,7 @@ fn check_reference_with(from: &str, to: &str) -> Vec<Diagnostic> {
     let text = std::fs::read_to_string(reference_stack()).unwrap();
     assert!(text.contains(from), "the reference stack no longer contains `{from}`");
     let loaded = load_str(&reference_stack(), &text.replacen(from, to, 1)).unwrap();
-    offline_checks(&loaded)
+    offline_checks(&loaded, &Default::default())
 }
 
 fn line_of(needle: &str) -> usize {
@@ -177,7 +177,7 @@ fn without_task_memory_the_containers_reservations_count() {
         "memory_reservation: 400",
         1,
     );
-    let findings = offline_checks(&load_str(&reference_stack(), &text).unwrap());
+    let findings = offline_checks(&load_str(&reference_stack(), &text).unwrap(), &Default::default());
     assert_eq!(findings.len(), 1, "{}", render(&findings));
     assert_eq!(findings[0].code.as_deref(), Some("BRT001"));
     assert!(findings[0].message.contains("528 > 466"), "{}", findings[0].message);
@@ -199,7 +199,7 @@ fn the_walkthrough_deployment_deadlock() {
                 1,
             )
             .replacen("{ container: 80, host: 0 }", "{ container: 80, host: 80 }", 1);
-        offline_checks(&load_str(&reference_stack(), &text).unwrap())
+        offline_checks(&load_str(&reference_stack(), &text).unwrap(), &Default::default())
     };
     assert!(findings.is_empty(), "a dynamic host port cannot deadlock:\n{}", render(&findings));
     assert_eq!(reported(&findings_with_port).len(), 1, "{}", render(&findings_with_port));
@@ -255,6 +255,20 @@ fn allow_lists_do_not_silence_other_resources() {
         .unwrap()
         .replacen("        depends_on: { example-app-container: START }\n", "", 1)
         .replacen("  ecs-sample:\n    capacity:\n", "  ecs-sample:\n    allow: [BRT011]\n    capacity:\n", 1);
-    let findings = offline_checks(&load_str(&reference_stack(), &text).unwrap());
+    let findings = offline_checks(&load_str(&reference_stack(), &text).unwrap(), &Default::default());
     assert_eq!(reported(&findings).into_iter().map(|f| f.0).collect::<Vec<_>>(), ["BRT011"], "{}", render(&findings));
+}
+
+#[test]
+fn checks_see_the_values_given_on_the_command_line_and_in_the_environment() {
+    let text = "stack: s\nregion: us-east-1\nvars:\n  bucket: good-bucket-name\nbuckets:\n  b:\n    name: \"${var.bucket}\"\n";
+    let loaded = load_str(Path::new("stack.yaml"), text).unwrap();
+    assert!(offline_checks(&loaded, &ExpandOptions::default()).is_empty(), "the file's default is a good name");
+    for options in [
+        ExpandOptions { var_overrides: [("bucket".into(), "Bad_Bucket".into())].into(), ..Default::default() },
+        ExpandOptions { env_vars: [("bucket".into(), "Bad_Bucket".into())].into(), ..Default::default() },
+    ] {
+        let findings = offline_checks(&loaded, &options);
+        assert_eq!(reported(&findings), [("BRT033".to_owned(), Severity::Error, 7)].into(), "{}", render(&findings));
+    }
 }

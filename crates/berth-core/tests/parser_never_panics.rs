@@ -22,7 +22,7 @@ fn parse_and_expand(text: &str) {
             ..Default::default()
         };
         let _ = expand(&loaded, &options);
-        let _ = berth_core::check::offline_checks(&loaded);
+        let _ = berth_core::check::offline_checks(&loaded, &Default::default());
     }
 }
 

@@ -163,6 +163,11 @@ pub const ALL: &[Code] = &[
     LISTENER_CERTIFICATE,
     LISTENER_PORT_TAKEN,
     RULE_PRIORITY_TAKEN,
+    MOUNT_UNKNOWN_VOLUME,
+    HOST_PORT_NOT_CONTAINER_PORT,
+    FARGATE_UNSUPPORTED,
+    GRACE_PERIOD_WITHOUT_LOAD_BALANCER,
+    CONTAINER_HEALTH_CHECK_LIMITS,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -174,6 +179,20 @@ pub const LISTENER_CERTIFICATE: Code = code("BRT047", Error, "HTTPS listener wit
 pub const LISTENER_PORT_TAKEN: Code = code("BRT048", Error, "two listeners on one port of a load balancer");
 /// Two rules of one listener with one priority.
 pub const RULE_PRIORITY_TAKEN: Code = code("BRT049", Error, "two rules of a listener with one priority");
+/// A container mount naming a volume its task does not declare.
+pub const MOUNT_UNKNOWN_VOLUME: Code = code("BRT056", Error, "mount names a volume the task does not have");
+/// An awsvpc or host task whose host port differs from the container port.
+pub const HOST_PORT_NOT_CONTAINER_PORT: Code =
+    code("BRT057", Error, "host port other than the container port in awsvpc or host mode");
+/// A Fargate task using what Fargate does not offer.
+pub const FARGATE_UNSUPPORTED: Code =
+    code("BRT058", Error, "Fargate task with a host volume, a long stop timeout or an unsupported platform");
+/// A health-check grace period on a service without a load balancer.
+pub const GRACE_PERIOD_WITHOUT_LOAD_BALANCER: Code =
+    code("BRT059", Warning, "health-check grace period without a load balancer");
+/// A container health check outside the limits ECS accepts.
+pub const CONTAINER_HEALTH_CHECK_LIMITS: Code =
+    code("BRT061", Error, "container health check outside ECS's limits");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.
@@ -188,8 +207,12 @@ pub const SECRET_MISSING: Code = code("BRT041", Error, "secret not found in Secr
 pub const LOAD_BALANCER_ONE_ZONE: Code =
     code("BRT042", Error, "load balancer subnets in fewer than two availability zones");
 
+/// A listener's certificate that ACM does not hold, or not as ISSUED.
+pub const CERTIFICATE_NOT_ISSUED: Code = code("BRT060", Error, "listener certificate not found in ACM or not issued");
+
 /// The codes of the checks that read AWS.
-pub const LIVE: &[Code] = &[REGISTERED_MEMORY_TOO_SMALL, ENV_FILE_MISSING, SECRET_MISSING, LOAD_BALANCER_ONE_ZONE];
+pub const LIVE: &[Code] =
+    &[REGISTERED_MEMORY_TOO_SMALL, ENV_FILE_MISSING, SECRET_MISSING, LOAD_BALANCER_ONE_ZONE, CERTIFICATE_NOT_ISSUED];
 
 // Checks made while expanding: of the files a stack uploads, and of values;
 // not part of `ALL`, whose fixtures are checked by `offline_checks` alone.

@@ -1,8 +1,9 @@
-//! BRT039-BRT042: the checks that read AWS. They run on the expanded stack
-//! (real account id, resolved names) before any mutating call: a task larger
-//! than every container instance the cluster has registered, an environment
-//! file or a secret that does not exist, a load balancer whose subnets span
-//! fewer than two availability zones. Secret values are never read.
+//! BRT039-BRT042, BRT060: the checks that read AWS. They run on the expanded
+//! stack (real account id, resolved names) before any mutating call: a task
+//! larger than every container instance the cluster has registered, an
+//! environment file or a secret that does not exist, a load balancer whose
+//! subnets span fewer than two availability zones, an HTTPS listener's
+//! certificate that ACM does not hold as issued. Secret values are never read.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -41,6 +42,8 @@ pub trait Facts: Send + Sync {
     async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>>;
     /// Keys of the bucket's objects (the first thousand), empty when it does not exist.
     async fn object_keys(&self, bucket: &str) -> ProviderResult<Vec<String>>;
+    /// The status of an ACM certificate (`ISSUED`, `PENDING_VALIDATION`, ...), `None` when ACM does not hold it.
+    async fn certificate_status(&self, arn: &str) -> ProviderResult<Option<String>>;
 }
 
 /// Buckets of the stack that hold objects berth does not manage, with those
@@ -108,6 +111,22 @@ pub async fn live_checks(expanded: &Expanded, source: &Source, facts: &dyn Facts
         if let Err(e) = external_files_and_secrets(expanded, task, facts, source, &mut out).await {
             out.push(report(source, task, &[], codes::ENV_FILE_MISSING, unreadable(e.message)));
         }
+    }
+    for listener in graph.nodes().iter().filter(|n| n.kind == Kind::Listener) {
+        let Some(arn) = listener.desired["certificate_arn"].as_str() else { continue };
+        let problem = match facts.certificate_status(arn).await {
+            Ok(Some(status)) if status == "ISSUED" => continue,
+            Ok(Some(status)) => (
+                format!("certificate {arn} is {status} in ACM, not ISSUED, so the HTTPS listener cannot use it"),
+                "finish its validation (DNS or email) in ACM, or name an issued certificate".to_owned(),
+            ),
+            Ok(None) => (
+                format!("certificate {arn} does not exist in ACM in this account and region"),
+                "request or import it in ACM (in the stack's region) and use its ARN".to_owned(),
+            ),
+            Err(e) => unreadable(e.message),
+        };
+        out.push(report(source, listener, &["certificate"], codes::CERTIFICATE_NOT_ISSUED, problem));
     }
     out
 }
@@ -245,6 +264,13 @@ mod tests {
         async fn object_keys(&self, _bucket: &str) -> ProviderResult<Vec<String>> {
             Ok(vec!["prod.env".into(), "someone-elses.csv".into()])
         }
+        async fn certificate_status(&self, arn: &str) -> ProviderResult<Option<String>> {
+            Ok(match arn.rsplit('/').next() {
+                Some("issued") => Some("ISSUED".into()),
+                Some("pending") => Some("PENDING_VALIDATION".into()),
+                _ => None,
+            })
+        }
         async fn subnet_zones(&self, network: &Value) -> ProviderResult<Vec<String>> {
             Ok(match network["subnets"].as_array() {
                 Some(_) => vec!["ap-northeast-2a".into(), "ap-northeast-2a".into()],
@@ -283,6 +309,22 @@ mod tests {
         assert_eq!(found[0].code.as_deref(), Some("BRT039"));
         assert!(found[0].message.contains("500 > 466"), "{}", found[0].message);
         assert!(found[0].line > 0);
+    }
+
+    #[tokio::test]
+    async fn an_https_listener_needs_an_issued_certificate() {
+        let with = |certificate: &str| {
+            let listener = format!("- {{ port: 443, protocol: HTTPS, certificate: \"arn:aws:acm:ap-northeast-2:123456789012:certificate/{certificate}\", forward: ecs-sample-tg }}");
+            move |t: String| t.replace("- { port: 80, protocol: HTTP, forward: ecs-sample-tg }", &listener)
+        };
+        assert!(run(with("issued"), vec![]).await.is_empty());
+        for (certificate, words) in [("pending", "is PENDING_VALIDATION in ACM"), ("gone", "does not exist in ACM")] {
+            let found = run(with(certificate), vec![]).await;
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].code.as_deref(), Some("BRT060"));
+            assert!(found[0].message.contains(words), "{}", found[0].message);
+            assert!(found[0].line > 0);
+        }
     }
 
     #[tokio::test]

@@ -23,8 +23,10 @@ mod policy;
 mod resolve;
 mod roles;
 mod security;
+mod tasks;
 
 use crate::diag::Diagnostic;
+use crate::expand::ExpandOptions;
 use crate::load::{LoadedStack, Source};
 use crate::model::{Capacity, Container, PortMapping, Service, Stack, TaskDefinition};
 
@@ -33,9 +35,11 @@ pub use live::{live_checks, unmanaged_objects, Facts, Registered};
 use policy::{Decision, Statement};
 use resolve::{shown, Resolver};
 
-/// Runs every check that needs no AWS access.
-pub fn offline_checks(loaded: &LoadedStack) -> Vec<Diagnostic> {
-    let mut checks = Checks::new(&loaded.stack);
+/// Runs every check that needs no AWS access, on the values `options` gives
+/// the variables (`--var`, `BERTH_VAR_<NAME>`) where it gives them.
+pub fn offline_checks(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<Diagnostic> {
+    let stack = options.with_given_vars(&loaded.stack);
+    let mut checks = Checks::new(&stack);
     for check in CHECKS {
         check(&mut checks);
     }
@@ -48,6 +52,7 @@ const CHECKS: &[fn(&mut Checks)] = &[
     fargate::check,
     deployment::check,
     containers::check,
+    tasks::check,
     load_balancing::check,
     access::check,
     roles::check,

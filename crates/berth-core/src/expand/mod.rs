@@ -16,7 +16,7 @@ use crate::graph::{literal_text, reference, Graph, Node};
 use crate::interpolate::{pieces, Expression, Piece};
 use crate::kind::Kind;
 use crate::load::{LoadedStack, Source};
-use crate::model::{Stack, Subnets};
+use crate::model::{Stack, Subnets, Var};
 use crate::provider::{ID_TAG, PROTECT_TAG, STACK_TAG};
 
 pub(crate) mod sections;
@@ -51,6 +51,27 @@ pub struct ExpandOptions {
     pub plain_http: bool,
     /// Folders outside the stack file's folder that files may be read from (`--allow-path`).
     pub allowed_dirs: Vec<PathBuf>,
+}
+
+impl ExpandOptions {
+    /// The value `--var` or the environment gives variable `name` of `stack`
+    /// (the environment only sets variables the file declares).
+    pub fn given<'o>(&'o self, stack: &Stack, name: &str) -> Option<&'o String> {
+        let from_env = || self.env_vars.get(name).filter(|_| stack.vars.contains_key(name));
+        self.var_overrides.get(name).or_else(from_env)
+    }
+
+    /// `stack` with the values `--var` and the environment give its variables
+    /// in place of the file's, each as sensitive as the file declares it.
+    pub fn with_given_vars(&self, stack: &Stack) -> Stack {
+        let mut given = stack.clone();
+        for (name, var) in &mut given.vars {
+            if let Some(value) = self.given(stack, name) {
+                *var = Var::Detailed { value: Some(value.clone()), sensitive: var.is_sensitive() };
+            }
+        }
+        given
+    }
 }
 
 /// The expanded stack.
@@ -248,8 +269,7 @@ impl<'a> Expander<'a> {
 
     /// The value `--var` or the environment gives a declared variable.
     fn given(&self, name: &str) -> Option<&String> {
-        let from_env = || self.options.env_vars.get(name).filter(|_| self.stack.vars.contains_key(name));
-        self.options.var_overrides.get(name).or_else(from_env)
+        self.options.given(self.stack, name)
     }
 
     /// Marks the nodes of every `protect: true` resource (and its parts) and
