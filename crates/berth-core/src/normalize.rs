@@ -233,7 +233,9 @@ pub(crate) fn task_definition(fields: &mut Map<String, Value>) {
         platform.entry("operating_system_family").or_insert_with(|| Value::from("LINUX"));
     }
     // Unset, a task runs on x86-64 Linux.
-    if fields.get("runtime_platform") == Some(&serde_json::json!({"cpu_architecture": "X86_64", "operating_system_family": "LINUX"})) {
+    if fields.get("runtime_platform")
+        == Some(&serde_json::json!({"cpu_architecture": "X86_64", "operating_system_family": "LINUX"}))
+    {
         fields.remove("runtime_platform");
     }
     match fields.get_mut("volumes") {

@@ -222,10 +222,18 @@ fn the_walkthrough_proxy_that_started_first() {
 
 #[test]
 fn removing_the_env_file_policy_is_caught() {
+    // The bucket policy still admits its reader: the role needs no policy of its own.
     let findings = check_reference_with("Action: [s3:GetObject]", "Action: [s3:ListBucket]");
+    assert!(findings.is_empty(), "{}", render(&findings));
+    // Without it, berth knows every policy involved: an error, before AWS is touched.
+    let text = std::fs::read_to_string(reference_stack())
+        .unwrap()
+        .replacen("Action: [s3:GetObject]", "Action: [s3:ListBucket]", 1)
+        .replacen("    readers: [ecs-task-execution-role]", "    readers: []", 1);
+    let findings = offline_checks(&load_str(&reference_stack(), &text).unwrap(), &Default::default());
     assert_eq!(
         reported(&findings),
-        BTreeSet::from([("BRT021".to_owned(), Severity::Warning, line_of("environment_files:"))]),
+        BTreeSet::from([("BRT062".to_owned(), Severity::Error, line_of("environment_files:"))]),
         "{}",
         render(&findings)
     );
@@ -244,7 +252,12 @@ fn an_explicit_deny_is_reported_as_such() {
         "            - Effect: Allow\n              Action: [s3:GetBucketLocation]",
         &format!("{deny}            - Effect: Allow\n              Action: [s3:GetBucketLocation]"),
     );
-    assert!(findings.iter().all(|d| d.code.as_deref() == Some("BRT021")), "{}", render(&findings));
+    // A Deny wins over the bucket policy's Allow too: certain, so an error.
+    assert!(
+        !findings.is_empty() && findings.iter().all(|d| d.code.as_deref() == Some("BRT062")),
+        "{}",
+        render(&findings)
+    );
     assert!(findings.iter().any(|d| d.message.contains("denies s3:GetObject")), "{}", render(&findings));
 }
 
@@ -261,7 +274,8 @@ fn allow_lists_do_not_silence_other_resources() {
 
 #[test]
 fn checks_see_the_values_given_on_the_command_line_and_in_the_environment() {
-    let text = "stack: s\nregion: us-east-1\nvars:\n  bucket: good-bucket-name\nbuckets:\n  b:\n    name: \"${var.bucket}\"\n";
+    let text =
+        "stack: s\nregion: us-east-1\nvars:\n  bucket: good-bucket-name\nbuckets:\n  b:\n    name: \"${var.bucket}\"\n";
     let loaded = load_str(Path::new("stack.yaml"), text).unwrap();
     assert!(offline_checks(&loaded, &ExpandOptions::default()).is_empty(), "the file's default is a good name");
     for options in [

@@ -1,9 +1,9 @@
 //! An ECS cluster; its capacity provider association is its child.
 
 use async_trait::async_trait;
+use aws_sdk_ecs::types::{Cluster, ClusterSetting, ClusterSettingName};
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderResult};
-use aws_sdk_ecs::types::{Cluster, ClusterSetting, ClusterSettingName};
 use serde_json::{json, Value};
 
 use super::cluster_capacity_providers::ClusterCapacityProviders;

@@ -58,7 +58,15 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// The ACTIVE cluster of that name, with its tags.
 async fn describe_cluster(c: &Clients, name: &str) -> ProviderResult<Option<Cluster>> {
-    let out = c.ecs.describe_clusters().clusters(name).include(ClusterField::Tags).include(ClusterField::Settings).send().await.map_err(aws_error)?;
+    let out = c
+        .ecs
+        .describe_clusters()
+        .clusters(name)
+        .include(ClusterField::Tags)
+        .include(ClusterField::Settings)
+        .send()
+        .await
+        .map_err(aws_error)?;
     // A missing cluster is a MISSING failure; a deleted one stays listed as
     // INACTIVE (for a while on AWS, for good on moto).
     Ok(out
@@ -73,4 +81,3 @@ async fn describe_cluster(c: &Clients, name: &str) -> ProviderResult<Option<Clus
 fn strings(items: &[String]) -> impl Iterator<Item = Value> + '_ {
     items.iter().map(|s| Value::from(s.as_str()))
 }
-

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer, NetworkConfiguration,
-    PropagateTags, Service, ServiceField,
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, PropagateTags, Service, ServiceField,
 };
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult, ENV_DIGEST_TAG};

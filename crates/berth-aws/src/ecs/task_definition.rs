@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    self, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture, EnvironmentFile,
-    EnvironmentFileType, HealthCheck, HostVolumeProperties, KeyValuePair, LogConfiguration, LogDriver, MountPoint,
-    NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, SortOrder, TaskDefinitionField, TaskDefinitionStatus,
-    TransportProtocol, Ulimit, UlimitName, Volume,
+    self, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture,
+    EnvironmentFile, EnvironmentFileType, HealthCheck, HostVolumeProperties, KeyValuePair, LogConfiguration, LogDriver,
+    MountPoint, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, SortOrder, TaskDefinitionField,
+    TaskDefinitionStatus, TransportProtocol, Ulimit, UlimitName, Volume,
 };
 use berth_core::kind::Kind;
 use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult, STACK_TAG};

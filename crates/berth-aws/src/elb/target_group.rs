@@ -55,7 +55,11 @@ impl Handler for TargetGroup {
             .opt("healthy_threshold", tg.healthy_threshold_count())
             .opt("unhealthy_threshold", tg.unhealthy_threshold_count())
             // Unset in the file, AWS's default for the target type is not a change.
-            .opt("timeout", tg.health_check_timeout_seconds().filter(|_| desired_health.is_some_and(|h| h.get("timeout").is_some())))
+            .opt(
+                "timeout",
+                tg.health_check_timeout_seconds()
+                    .filter(|_| desired_health.is_some_and(|h| h.get("timeout").is_some())),
+            )
             .build();
         let mut state = Shape::default()
             .opt("name", tg.target_group_name())

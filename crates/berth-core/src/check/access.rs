@@ -1,14 +1,16 @@
-//! BRT020-BRT024: what the roles behind a task must allow. The ECS agent
+//! BRT020-BRT024, BRT062, BRT063: what the roles behind a task must allow. The ECS agent
 //! reads env files and secrets, and writes awslogs logs, with the task's
 //! execution role (or, on EC2 without one, the instance's role). When it may
 //! not, the task stops at start and the reason only shows on the stopped
-//! task: berth evaluates the role's policies instead (see [`super::policy`]).
+//! task: berth evaluates the role's policies instead (see [`super::policy`]),
+//! and reports an error where it knows every policy involved (the role's and
+//! the resource's), a warning where one it cannot read might grant the access.
 
 use std::collections::BTreeSet;
 
 use super::policy::{INSTANCE_POLICY, TASK_EXECUTION_POLICY};
 use super::resolve::ACCOUNT_ID;
-use super::{codes, requires, Checks, Need};
+use super::{codes, requires, Checks, Need, ResourcePolicy};
 use crate::model::{Container, TaskDefinition};
 
 /// Stands for the id of a running task in log stream names.
@@ -86,6 +88,9 @@ fn env_file(checks: &mut Checks, at: &ContainerAt, index: usize, entry: &str, ro
             "declare the file under the bucket's `objects:` so berth uploads it, or list BRT020 under `allow:` if it is kept elsewhere".to_owned(),
         )
     };
+    // Readers of a bucket of the file may get its objects through the bucket
+    // policy berth writes; an outside bucket's policy is not known.
+    let mut bucket_readers = None;
     let (bucket, key) = match entry.strip_prefix("arn:aws:s3:::") {
         Some(object) => {
             let (message, help) = unverified("is not in a bucket of this file".to_owned());
@@ -104,6 +109,7 @@ fn env_file(checks: &mut Checks, at: &ContainerAt, index: usize, entry: &str, ro
                 checks.report(codes::ENV_FILE_UNVERIFIED, &path, message, help);
             }
             let Some(name) = checks.resolver.bucket_name(bucket_key) else { return };
+            bucket_readers = Some(bucket.readers.as_slice());
             (name, key.to_owned())
         }
     };
@@ -112,8 +118,25 @@ fn env_file(checks: &mut Checks, at: &ContainerAt, index: usize, entry: &str, ro
     // ECS reads the object and, first, the bucket's region.
     let object_arn = format!("arn:aws:s3:::{bucket}/{key}");
     let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let role_arn = format!("arn:aws:iam::{ACCOUNT_ID}:role/{role}");
+    let is_reader = bucket_readers.is_some_and(|readers| {
+        readers.iter().any(|r| r == role || checks.resolver.resolve(r).is_some_and(|arn| arn == role_arn))
+    });
     for (action, resource) in [("s3:GetObject", &object_arn), ("s3:GetBucketLocation", &bucket_arn)] {
-        let need = Need { actions: &[action], resource, purpose: &purpose, managed: None };
+        // The bucket policy admits its readers to the objects (not to the bucket itself).
+        let resource_policy = match bucket_readers {
+            None => ResourcePolicy::Unknown,
+            Some(_) if action == "s3:GetObject" && is_reader => ResourcePolicy::Grants,
+            Some(_) => ResourcePolicy::GrantsNothing,
+        };
+        let need = Need {
+            actions: &[action],
+            resource,
+            purpose: &purpose,
+            managed: None,
+            certain: Some(codes::ENV_FILE_UNREADABLE),
+            resource_policy,
+        };
         checks.require(codes::ENV_FILE_NOT_READABLE, &path, role, need);
     }
 }
@@ -122,7 +145,8 @@ fn env_file(checks: &mut Checks, at: &ContainerAt, index: usize, entry: &str, ro
 fn secret(checks: &mut Checks, at: &ContainerAt, variable: &str, value_from: &str, role: &str) {
     let Some(value_from) = checks.resolver.resolve(value_from) else { return };
     let parts: Vec<&str> = value_from.split(':').collect();
-    let (action, resource, from) = match parts.as_slice() {
+    // Secrets Manager secrets may have resource policies; parameters have none.
+    let (action, resource, from, resource_policy) = match parts.as_slice() {
         ["arn", _, "secretsmanager", ..] if parts.len() >= 7 => {
             // A secret ARN may go on with `:json-key:stage:version`; the
             // secret is the first seven parts.
@@ -132,21 +156,31 @@ fn secret(checks: &mut Checks, at: &ContainerAt, variable: &str, value_from: &st
             if !has_random_suffix(parts[6]) {
                 arn += "-AbCdEf";
             }
-            ("secretsmanager:GetSecretValue", arn, "Secrets Manager")
+            ("secretsmanager:GetSecretValue", arn, "Secrets Manager", ResourcePolicy::Unknown)
         }
-        ["arn", _, "ssm", ..] => ("ssm:GetParameters", value_from.clone(), "Parameter Store"),
+        ["arn", _, "ssm", ..] => {
+            ("ssm:GetParameters", value_from.clone(), "Parameter Store", ResourcePolicy::GrantsNothing)
+        }
         ["arn", ..] => return,
         // ECS reads a value that is not an ARN as a parameter name.
         _ => {
             let separator = if value_from.starts_with('/') { "" } else { "/" };
             let region = checks.resolver.region;
             let arn = format!("arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter{separator}{value_from}");
-            ("ssm:GetParameters", arn, "Parameter Store (ECS reads a value that is not an ARN as a parameter name)")
+            let from = "Parameter Store (ECS reads a value that is not an ARN as a parameter name)";
+            ("ssm:GetParameters", arn, from, ResourcePolicy::GrantsNothing)
         }
     };
     let path = at.path(&["secrets", variable]);
     let purpose = format!("which ECS needs to read secret `{variable}` from {from}");
-    let need = Need { actions: &[action], resource: &resource, purpose: &purpose, managed: None };
+    let need = Need {
+        actions: &[action],
+        resource: &resource,
+        purpose: &purpose,
+        managed: None,
+        certain: Some(codes::SECRET_UNREADABLE),
+        resource_policy,
+    };
     checks.require(codes::SECRET_NOT_READABLE, &path, role, need);
 }
 
@@ -185,6 +219,8 @@ fn logs(checks: &mut Checks, at: &ContainerAt, task: &TaskDefinition, container:
             resource: &resource,
             purpose: &purpose,
             managed: Some(managed),
+            certain: None,
+            resource_policy: ResourcePolicy::GrantsNothing,
         };
         checks.require(codes::LOGS_NOT_WRITABLE, &path, role, need);
     }

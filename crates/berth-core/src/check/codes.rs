@@ -168,6 +168,8 @@ pub const ALL: &[Code] = &[
     FARGATE_UNSUPPORTED,
     GRACE_PERIOD_WITHOUT_LOAD_BALANCER,
     CONTAINER_HEALTH_CHECK_LIMITS,
+    ENV_FILE_UNREADABLE,
+    SECRET_UNREADABLE,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -190,9 +192,12 @@ pub const FARGATE_UNSUPPORTED: Code =
 /// A health-check grace period on a service without a load balancer.
 pub const GRACE_PERIOD_WITHOUT_LOAD_BALANCER: Code =
     code("BRT059", Warning, "health-check grace period without a load balancer");
+/// An env file the execution role cannot read, every policy involved being known.
+pub const ENV_FILE_UNREADABLE: Code = code("BRT062", Error, "execution role cannot read the env file");
+/// A secret the execution role cannot read, every policy involved being known.
+pub const SECRET_UNREADABLE: Code = code("BRT063", Error, "execution role cannot read the secret");
 /// A container health check outside the limits ECS accepts.
-pub const CONTAINER_HEALTH_CHECK_LIMITS: Code =
-    code("BRT061", Error, "container health check outside ECS's limits");
+pub const CONTAINER_HEALTH_CHECK_LIMITS: Code = code("BRT061", Error, "container health check outside ECS's limits");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

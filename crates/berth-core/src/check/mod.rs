@@ -106,6 +106,24 @@ struct Need<'n> {
     purpose: &'n str,
     /// An AWS managed policy that grants it, to suggest.
     managed: Option<&'n str>,
+    /// The error reported instead of the warning when berth is sure the
+    /// role lacks the permission: every policy involved is known.
+    certain: Option<Code>,
+    /// What the resource's own policy says of the role.
+    resource_policy: ResourcePolicy,
+}
+
+/// What a resource's own policy (a bucket's, a secret's) grants a role: in
+/// one account, an Allow there is as good as one in the role's policies, but
+/// a Deny in the role's still wins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ResourcePolicy {
+    /// It admits the role.
+    Grants,
+    /// It does not (or the resource cannot have one).
+    GrantsNothing,
+    /// berth cannot know it.
+    Unknown,
 }
 
 /// The roles' documents berth can read, and the policies it cannot.
@@ -178,9 +196,11 @@ impl<'a> Checks<'a> {
         let (denied, missing) = (with(Decision::Denied), with(Decision::NotAllowed));
         let (resource, purpose) = (shown(need.resource), need.purpose);
         if !denied.is_empty() {
+            // An explicit Deny wins over any Allow, wherever it is.
             let message = format!("role `{role}` denies {} on `{resource}`, {purpose}", denied.join(", "));
-            self.report(code, path, message, format!("remove or narrow the Deny statement of role `{role}`"));
-        } else if !missing.is_empty() {
+            let help = format!("remove or narrow the Deny statement of role `{role}`");
+            self.report(need.certain.unwrap_or(code), path, message, help);
+        } else if !missing.is_empty() && need.resource_policy != ResourcePolicy::Grants {
             let actions = missing.join(", ");
             let message = format!("role `{role}` does not allow {actions} on `{resource}`, {purpose}");
             let mut help =
@@ -188,12 +208,17 @@ impl<'a> Checks<'a> {
             if let Some(arn) = need.managed {
                 help = format!("attach `{arn}` to role `{role}`, or {help}");
             }
-            if !grants.unreadable.is_empty() {
-                help += &format!(
-                    "; if {} (which berth cannot read offline) grants it, list {} under `allow:`",
-                    grants.unreadable.join(", "),
-                    code.id
-                );
+            let mut unknown: Vec<String> =
+                grants.unreadable.iter().map(|p| format!("{p} (which berth cannot read offline)")).collect();
+            if need.resource_policy == ResourcePolicy::Unknown {
+                unknown.push(format!("the resource policy of `{resource}`"));
+            }
+            let code = match need.certain {
+                Some(certain) if unknown.is_empty() => certain,
+                _ => code,
+            };
+            if !unknown.is_empty() {
+                help += &format!("; if {} grants it, list {} under `allow:`", unknown.join(" or "), code.id);
             }
             self.report(code, path, message, help);
         }

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use super::policy::INSTANCE_POLICY;
-use super::{codes, Checks, Code, Need};
+use super::{codes, Checks, Code, Need, ResourcePolicy};
 
 pub(super) fn check(checks: &mut Checks) {
     let stack = checks.stack;
@@ -42,6 +42,8 @@ pub(super) fn check(checks: &mut Checks) {
             resource: &cluster_arn,
             purpose: &purpose,
             managed: Some(INSTANCE_POLICY),
+            certain: None,
+            resource_policy: ResourcePolicy::GrantsNothing,
         };
         checks.require(codes::INSTANCE_ROLE_PERMISSIONS, &["iam", "roles", name, "managed_policies"], name, need);
     }

@@ -83,7 +83,10 @@ fn fargate(checks: &mut Checks, family: &str, task: &TaskDefinition) {
                 checks.report(
                     codes::FARGATE_UNSUPPORTED,
                     &["task_definitions", family, "volumes"],
-                    format!("volume `{}` of Fargate task `{family}` names a host path, but Fargate tasks have no host", spec.name),
+                    format!(
+                        "volume `{}` of Fargate task `{family}` names a host path, but Fargate tasks have no host",
+                        spec.name
+                    ),
                     format!("write the volume as `{}` (storage of the task's own)", spec.name),
                 );
             }
@@ -114,7 +117,10 @@ fn fargate(checks: &mut Checks, family: &str, task: &TaskDefinition) {
         checks.report(
             codes::FARGATE_UNSUPPORTED,
             &["task_definitions", family, "cpu"],
-            format!("Fargate runs Windows tasks with at least 1024 CPU units, not {} (task `{family}`)", task.cpu.unwrap_or(0)),
+            format!(
+                "Fargate runs Windows tasks with at least 1024 CPU units, not {} (task `{family}`)",
+                task.cpu.unwrap_or(0)
+            ),
             "set `cpu: 1024` or more (and a memory Fargate accepts with it)",
         );
     }

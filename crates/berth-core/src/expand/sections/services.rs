@@ -64,7 +64,8 @@ pub struct Deployment {
 
 impl Deployment {
     /// ECS's limits when the service sets none.
-    pub const DEFAULT: Deployment = Deployment { minimum_healthy_percent: 100, maximum_percent: 200, circuit_breaker: None };
+    pub const DEFAULT: Deployment =
+        Deployment { minimum_healthy_percent: 100, maximum_percent: 200, circuit_breaker: None };
 }
 
 fn hundred() -> u32 {
