@@ -76,14 +76,17 @@ impl Handler for EcsService {
             .client_token(client_token(req));
         let out = send_once!(aws_sdk_ecs, call).map_err(aws_error)?;
         let service = out.service().ok_or_else(|| invalid(req, "CreateService returned no service"))?;
-        // moto drops deploymentConfiguration from CreateService (AWS keeps it) but
-        // stores it from UpdateService; setting it again is a no-op on AWS.
+        // moto drops deploymentConfiguration, healthCheckGracePeriodSeconds and
+        // enableExecuteCommand from CreateService (AWS keeps them) but stores
+        // them from UpdateService; setting them again is a no-op on AWS.
         if let Some(deployment) = deployment {
             c.ecs
                 .update_service()
                 .cluster(cluster)
                 .service(name)
                 .deployment_configuration(deployment)
+                .set_health_check_grace_period_seconds(grace_period(req))
+                .enable_execute_command(execute_command(req))
                 .send()
                 .await
                 .map_err(aws_error)?;
