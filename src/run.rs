@@ -587,7 +587,7 @@ async fn carry_out(
     let engine = Engine::new(&prepared.provider, &progress, aws.parallelism).with_stop(stop.clone());
     let started = std::time::SystemTime::now();
     let report = engine.apply(planned).await;
-    print!("{}", redact::scrub(&berth_render::report_text(&report, style)));
+    print!("{}", redact::scrub(&berth_render::report_text(&report, request.mode, style)));
     if !report.succeeded() {
         return Ok(Exit::Error);
     }

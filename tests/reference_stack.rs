@@ -73,7 +73,7 @@ async fn plan_apply_read_back_replan_change_destroy() {
 
     // 7. Destroy leaves nothing tagged with the stack, nor the untaggable-by-search parts.
     let destroyed = berth(&moto, &["destroy", stack, "--auto-approve"]).expect(0);
-    let deleted = format!("{} deleted", common::reference_count());
+    let deleted = format!("Destroy complete: {} deleted.", common::reference_count());
     assert!(destroyed.stdout.contains(&deleted), "{}", destroyed.stdout);
     common::assert_nothing_left(&moto).await;
     let after = berth(&moto, &["plan", stack, "--destroy", "--detailed-exitcode"]).expect(0);

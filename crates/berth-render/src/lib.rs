@@ -263,22 +263,29 @@ pub fn outputs_text(endpoints: &[berth_core::outputs::Endpoint], services: &[(St
     out
 }
 
-/// What an apply or destroy did, failed and left undone.
-pub fn report_text(report: &ApplyReport, style: Style) -> String {
+/// What an apply or destroy did, failed and left undone; a destroy's
+/// headline counts only deletes.
+pub fn report_text(report: &ApplyReport, mode: Mode, style: Style) -> String {
     let mut out = String::new();
     let count = |a: Action| report.done.iter().filter(|(_, action, _)| *action == a).count();
-    let done = format!(
-        "{} created, {} updated, {} replaced, {} deleted.",
-        count(Action::Create),
-        count(Action::Update),
-        count(Action::Replace),
-        count(Action::Delete)
-    );
+    let (name, done) = match mode {
+        Mode::Apply => (
+            "Apply",
+            format!(
+                "{} created, {} updated, {} replaced, {} deleted.",
+                count(Action::Create),
+                count(Action::Update),
+                count(Action::Replace),
+                count(Action::Delete)
+            ),
+        ),
+        Mode::Destroy => ("Destroy", format!("{} deleted.", count(Action::Delete))),
+    };
     if report.succeeded() {
-        let _ = writeln!(out, "{} {done}", style.paint("32;1", "Apply complete:"));
+        let _ = writeln!(out, "{} {done}", style.paint("32;1", &format!("{name} complete:")));
         return out;
     }
-    let _ = writeln!(out, "{} {done}", style.paint("31;1", "Apply failed:"));
+    let _ = writeln!(out, "{} {done}", style.paint("31;1", &format!("{name} failed:")));
     let _ = writeln!(out, "\nApplied:");
     if report.done.is_empty() {
         let _ = writeln!(out, "  (nothing)");
