@@ -72,9 +72,14 @@ pub(crate) fn verb(action: Action) -> &'static str {
     }
 }
 
-/// The summary line: `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`
+/// The summary line: `Plan: 3 to create, 1 to update, 0 to replace, 0 to delete.`,
+/// and for a plan with errors (which nothing applies) `Plan failed: 2 errors.`.
 pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
+    let errors = plan.diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        return format!("Plan failed: {errors} error{}.", if errors == 1 { "" } else { "s" });
+    }
     if !s.has_changes() {
         return match plan.mode {
             Mode::Apply => format!("No changes. AWS matches the stack ({} resources).", s.unchanged),
