@@ -163,6 +163,9 @@ pub const ALL: &[Code] = &[
     LISTENER_CERTIFICATE,
     LISTENER_PORT_TAKEN,
     RULE_PRIORITY_TAKEN,
+    SCALING_RANGE,
+    SCALING_TARGET,
+    SCALING_REQUESTS_WITHOUT_LOAD_BALANCER,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -174,6 +177,15 @@ pub const LISTENER_CERTIFICATE: Code = code("BRT047", Error, "HTTPS listener wit
 pub const LISTENER_PORT_TAKEN: Code = code("BRT048", Error, "two listeners on one port of a load balancer");
 /// Two rules of one listener with one priority.
 pub const RULE_PRIORITY_TAKEN: Code = code("BRT049", Error, "two rules of a listener with one priority");
+
+// Service auto scaling.
+/// Autoscaling whose `min` is above its `max`, or a `desired_count` outside them.
+pub const SCALING_RANGE: Code = code("BRT053", Error, "autoscaling min above max, or desired_count outside them");
+/// Autoscaling with no target to track, or a target no service can reach.
+pub const SCALING_TARGET: Code = code("BRT054", Error, "autoscaling without a usable target to track");
+/// `requests_per_target` on a service that no load balancer of the file forwards to.
+pub const SCALING_REQUESTS_WITHOUT_LOAD_BALANCER: Code =
+    code("BRT055", Error, "autoscaling on requests per target without a load balancer");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

@@ -22,6 +22,7 @@ mod names;
 mod policy;
 mod resolve;
 mod roles;
+mod scaling;
 mod security;
 
 use crate::diag::Diagnostic;
@@ -49,6 +50,7 @@ const CHECKS: &[fn(&mut Checks)] = &[
     deployment::check,
     containers::check,
     load_balancing::check,
+    scaling::check,
     access::check,
     roles::check,
     security::check,
