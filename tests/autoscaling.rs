@@ -2,7 +2,8 @@
 //! and its target tracking policies (CPU, and requests per target with the
 //! label of the load balancer and target group) read back as declared; the
 //! autoscaler's count is never a change; a new range and target update in
-//! place; removing `autoscaling:` deregisters the target; destroy leaves nothing.
+//! place; removing `autoscaling:` (or the service) deregisters the target;
+//! destroy leaves nothing.
 
 mod common;
 
@@ -158,6 +159,20 @@ async fn a_service_scales_between_its_range_and_the_autoscalers_count_is_no_chan
     assert!(policies(&scaling).await.is_empty(), "the policies went with the target");
     assert_eq!(count(ecs.clone()).await, 2);
     berth(&moto, &["plan", stack, "--detailed-exitcode"]).expect(0);
+
+    // A service removed from the file takes its scalable target with it.
+    std::fs::write(stack, STACK).unwrap();
+    berth(&moto, &["apply", stack, "--auto-approve", "--no-wait"]).expect(0);
+    assert_eq!(range(&scaling).await, Some((2, 6)));
+    let without_service = STACK.split("services:\n").next().unwrap();
+    std::fs::write(stack, without_service).unwrap();
+    let plan = berth(&moto, &["plan", stack, "--format", "json", "--detailed-exitcode"]).expect(2);
+    let mut found = common::changes(&plan.json());
+    found.sort();
+    assert_eq!(found, [("services.web".to_owned(), "delete".to_owned()), (SCALING.to_owned(), "delete".to_owned())]);
+    berth(&moto, &["apply", stack, "--auto-approve", "--no-wait"]).expect(0);
+    assert_eq!(range(&scaling).await, None);
+    assert!(policies(&scaling).await.is_empty());
 
     // With autoscaling again, destroy takes the scalable target with the service.
     std::fs::write(stack, STACK).unwrap();
