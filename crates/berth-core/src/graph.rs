@@ -79,11 +79,15 @@ pub struct Node {
     /// Whether live children the file does not declare are deleted (see
     /// [`Kind::child_kinds`]); off where another tool manages them too.
     pub exact_children: bool,
+    /// Top-level desired fields sent only when the resource is created: the
+    /// plan ignores their live value, which something else owns once it
+    /// exists (a service's desired count under autoscaling).
+    pub create_only: BTreeSet<String>,
 }
 
 impl Node {
-    /// A node with no parent, extra dependencies, secrets, origin or
-    /// protection, whose children are managed exactly.
+    /// A node with no parent, extra dependencies, secrets, origin,
+    /// protection or create-only fields, whose children are managed exactly.
     pub fn new(address: impl Into<String>, kind: Kind, desired: Value) -> Node {
         Node {
             address: address.into(),
@@ -95,6 +99,7 @@ impl Node {
             origin: vec![],
             protected: false,
             exact_children: true,
+            create_only: BTreeSet::new(),
         }
     }
 

@@ -80,6 +80,8 @@ kinds! {
     ListenerRule,
     /// An ECS service.
     EcsService,
+    /// The Application Auto Scaling of a service's desired count: its scalable target and target tracking policies.
+    ServiceAutoscaling,
 }
 
 /// How a resource that must be replaced is replaced.
@@ -327,8 +329,16 @@ impl Kind {
                 name: "ecs_service",
                 replace_fields: &["name", "cluster", "launch_type"],
                 teardown_rank: 0,
+                children: &[ServiceAutoscaling],
                 normalize: normalize::ecs_service,
                 ..BASE
+            },
+            ServiceAutoscaling => &KindSpec {
+                name: "service_autoscaling",
+                replace_fields: &["resource_id"],
+                teardown_rank: 0,
+                normalize: crate::expand::sections::services::normalize_service_autoscaling,
+                ..PART
             },
         }
     }

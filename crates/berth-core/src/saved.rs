@@ -89,12 +89,22 @@ impl SavedPlan {
 }
 
 fn live_digests(planned: &Planned) -> BTreeMap<String, String> {
+    let graph = &planned.expanded().graph;
     planned
         .live_states()
-        .map(|(address, live)| (address.to_owned(), live.map(digest_live).unwrap_or_else(|| "absent".into())))
+        .map(|(address, live)| {
+            let create_only = graph.get(address).map(|node| &node.create_only);
+            (address.to_owned(), live.map(|live| digest_live(live, create_only)).unwrap_or_else(|| "absent".into()))
+        })
         .collect()
 }
 
-fn digest_live(live: &crate::provider::Live) -> String {
-    digest(&(&live.state, &live.outputs, &live.tags))
+/// Digest of a live resource, without the fields only its create sends:
+/// something else changes them (an autoscaler), and the plan ignores them.
+fn digest_live(live: &crate::provider::Live, create_only: Option<&std::collections::BTreeSet<String>>) -> String {
+    let mut state = live.state.clone();
+    if let Some(fields) = state.as_object_mut() {
+        fields.retain(|field, _| !create_only.is_some_and(|ignored| ignored.contains(field)));
+    }
+    digest(&(&state, &live.outputs, &live.tags))
 }

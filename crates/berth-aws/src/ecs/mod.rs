@@ -1,5 +1,5 @@
 //! ECS: capacity providers, clusters and their capacity provider association,
-//! task definitions and services; what they share (tagging calls, clusters,
+//! task definitions, services and their autoscaling; what they share (tagging calls, clusters,
 //! reading nested desired-state values).
 
 use std::collections::BTreeMap;
@@ -17,6 +17,7 @@ pub(crate) mod capacity_provider;
 pub(crate) mod cluster;
 pub(crate) mod cluster_capacity_providers;
 pub(crate) mod service;
+pub(crate) mod service_autoscaling;
 pub(crate) mod task_definition;
 
 /// The handlers of this service's kinds (see [`crate::handler::handler`]).
@@ -26,6 +27,7 @@ pub(crate) const HANDLERS: &[&dyn crate::handler::Handler] = &[
     &cluster_capacity_providers::ClusterCapacityProviders,
     &task_definition::TaskDefinition,
     &service::EcsService,
+    &service_autoscaling::ServiceAutoscaling,
 ];
 
 /// ECS tags a resource by its ARN.

@@ -1,5 +1,5 @@
 //! An ECS service: created once (a client token), updated in place, scaled
-//! in before it is deleted.
+//! in before it is deleted; the autoscaling of its desired count is its child.
 
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -7,10 +7,10 @@ use aws_sdk_ecs::types::{
     NetworkConfiguration, PropagateTags, Service, ServiceField,
 };
 use berth_core::kind::Kind;
-use berth_core::provider::{Live, NodeRequest, Outputs, ProviderResult, ENV_DIGEST_TAG};
+use berth_core::provider::{Live, LiveChild, NodeRequest, Outputs, ProviderResult, ENV_DIGEST_TAG};
 use serde_json::{json, Value};
 
-use super::{ecs_tags, get_i32, get_items, get_str, get_strings, tag_map, EcsTags};
+use super::{ecs_tags, get_i32, get_items, get_str, get_strings, service_autoscaling, tag_map, EcsTags};
 use crate::handler::{retag, Arn, Handler, Tagger};
 use crate::once::send_once;
 use crate::util::{absent_on, client_token, desired_tags, int_field, invalid, opt_str, outputs, str_field, Shape};
@@ -176,6 +176,19 @@ impl Handler for EcsService {
         }
         let (cluster, name) = arn.path.split_once('/').unwrap_or(("default", arn.path));
         Ok(Some(json!({ "name": name, "cluster": cluster })))
+    }
+
+    /// The autoscaling of the service's desired count, when it has one, so
+    /// that one the file no longer declares is deregistered.
+    async fn children(
+        &self,
+        c: &Clients,
+        req: &NodeRequest<'_>,
+        _live: &Live,
+        _declared: &[Value],
+    ) -> ProviderResult<Vec<LiveChild>> {
+        let (cluster, name) = (str_field(req, "cluster")?, str_field(req, "name")?);
+        Ok(service_autoscaling::service_child(c, req, cluster, name).await?.into_iter().collect())
     }
 }
 

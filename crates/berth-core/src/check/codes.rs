@@ -170,6 +170,9 @@ pub const ALL: &[Code] = &[
     CONTAINER_HEALTH_CHECK_LIMITS,
     ENV_FILE_UNREADABLE,
     SECRET_UNREADABLE,
+    SCALING_RANGE,
+    SCALING_TARGET,
+    SCALING_REQUESTS_WITHOUT_LOAD_BALANCER,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -198,6 +201,15 @@ pub const ENV_FILE_UNREADABLE: Code = code("BRT062", Error, "execution role cann
 pub const SECRET_UNREADABLE: Code = code("BRT063", Error, "execution role cannot read the secret");
 /// A container health check outside the limits ECS accepts.
 pub const CONTAINER_HEALTH_CHECK_LIMITS: Code = code("BRT061", Error, "container health check outside ECS's limits");
+
+// Service auto scaling.
+/// Autoscaling whose `min` is above its `max`, or a `desired_count` outside them.
+pub const SCALING_RANGE: Code = code("BRT053", Error, "autoscaling min above max, or desired_count outside them");
+/// Autoscaling with no target to track, or a target no service can reach.
+pub const SCALING_TARGET: Code = code("BRT054", Error, "autoscaling without a usable target to track");
+/// `requests_per_target` on a service that no load balancer of the file forwards to.
+pub const SCALING_REQUESTS_WITHOUT_LOAD_BALANCER: Code =
+    code("BRT055", Error, "autoscaling on requests per target without a load balancer");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

@@ -22,6 +22,7 @@ mod names;
 mod policy;
 mod resolve;
 mod roles;
+mod scaling;
 mod security;
 mod tasks;
 
@@ -54,6 +55,7 @@ const CHECKS: &[fn(&mut Checks)] = &[
     containers::check,
     tasks::check,
     load_balancing::check,
+    scaling::check,
     access::check,
     roles::check,
     security::check,

@@ -162,7 +162,9 @@ impl Engine<'_> {
             (None, Mode::Destroy) => (Action::NoOp, vec![]),
             (Some(_), Mode::Destroy) => (Action::Delete, vec![]),
             (Some(live), Mode::Apply) => {
-                let changed = changed_fields(node.kind, &desired, live);
+                let mut changed = changed_fields(node.kind, &desired, live);
+                // A field only the create sends is another's business once the resource exists.
+                changed.retain(|field| !node.create_only.contains(field));
                 let replace = changed.iter().any(|f| node.kind.replace_fields().contains(&f.as_str()));
                 match (changed.is_empty(), replace) {
                     (true, _) => (Action::NoOp, changed),

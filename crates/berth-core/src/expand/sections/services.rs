@@ -28,6 +28,10 @@ pub struct Service {
     /// The target group its tasks are registered with; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_balancer: Option<ServiceLoadBalancer>,
+    /// Application Auto Scaling of the desired count, between `min` and
+    /// `max`, tracking targets; `desired_count` then only seeds the create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
     /// Where its tasks run when their network mode is `awsvpc` (always on
     /// Fargate): required then, and refused otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +116,91 @@ pub struct ServiceLoadBalancer {
     pub port: u32,
 }
 
+/// Target tracking of a service's desired count: each target given is one
+/// policy, and the autoscaler keeps the count between `min` and `max`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Autoscaling {
+    /// Fewest tasks the autoscaler keeps.
+    pub min: u32,
+    /// Most tasks the autoscaler may run.
+    pub max: u32,
+    /// Average CPU use of the service's tasks to keep, in percent (`ECSServiceAverageCPUUtilization`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<f64>,
+    /// Average memory use of the service's tasks to keep, in percent (`ECSServiceAverageMemoryUtilization`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<f64>,
+    /// Requests per minute per task to keep, counted by the load balancer
+    /// that forwards to the service's target group (`ALBRequestCountPerTarget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_target: Option<f64>,
+}
+
+impl Autoscaling {
+    /// The targets given, as (policy name, predefined metric, target value).
+    pub(crate) fn targets(&self) -> impl Iterator<Item = (&'static str, &'static str, f64)> {
+        [
+            ("cpu", "ECSServiceAverageCPUUtilization", self.cpu),
+            ("memory", "ECSServiceAverageMemoryUtilization", self.memory),
+            ("requests-per-target", REQUESTS_PER_TARGET, self.requests_per_target),
+        ]
+        .into_iter()
+        .filter_map(|(name, metric, target)| Some((name, metric, target?)))
+    }
+}
+
+/// The first load balancer of the file (by name) with a listener that
+/// forwards to target group `group`, as its default action or in a rule.
+pub(crate) fn forwarding_balancer<'a>(stack: &'a model::Stack, group: &str) -> Option<&'a str> {
+    let forwards =
+        |l: &model::Listener| l.forward.as_deref() == Some(group) || l.rules.iter().any(|r| r.forward == group);
+    stack.load_balancers.iter().find(|(_, lb)| lb.listeners.iter().any(forwards)).map(|(name, _)| name.as_str())
+}
+
+/// The predefined metric of `requests_per_target`, which needs a resource label.
+const REQUESTS_PER_TARGET: &str = "ALBRequestCountPerTarget";
+
+/// The resource label of `ALBRequestCountPerTarget`,
+/// `app/<lb-name>/<lb-id>/targetgroup/<tg-name>/<tg-id>`, from the ARNs of the
+/// load balancer and of the target group; `None` for values that are not such ARNs.
+pub(crate) fn request_count_label(load_balancer_arn: &str, target_group_arn: &str) -> Option<String> {
+    let balancer = load_balancer_arn.split_once(":loadbalancer/")?.1;
+    let group = target_group_arn.rsplit_once(':')?.1;
+    group.starts_with("targetgroup/").then(|| format!("{balancer}/{group}"))
+}
+
+/// A scaling target's policies are a set (sorted by name); a target value is
+/// a number however it is written (60 and 60.0 are one target); and the
+/// load balancer and target group ARNs a request count policy is declared
+/// with are its resource label, as AWS keeps it.
+pub(crate) fn normalize_service_autoscaling(fields: &mut serde_json::Map<String, Value>) {
+    let Some(Value::Array(policies)) = fields.get_mut("policies") else { return };
+    for policy in policies.iter_mut().filter_map(Value::as_object_mut) {
+        if let Some(target) = policy.get("target").and_then(Value::as_f64) {
+            policy.insert("target".into(), whole_number(target));
+        }
+        let arn = |policy: &mut serde_json::Map<String, Value>, key: &str| match policy.remove(key) {
+            Some(Value::String(arn)) => Some(arn),
+            _ => None,
+        };
+        if let (Some(balancer), Some(group)) = (arn(policy, "load_balancer_arn"), arn(policy, "target_group_arn")) {
+            let label = request_count_label(&balancer, &group).unwrap_or(format!("{balancer} {group}"));
+            policy.insert("resource_label".into(), json!(label));
+        }
+    }
+    policies.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+}
+
+/// `n` as an integer when it is one, so that 60 and 60.0 compare equal.
+fn whole_number(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
 pub(crate) const SECTION: Section = Section {
     name: "services",
     outputs: &["arn", "name"],
@@ -193,9 +282,49 @@ impl Expander<'_> {
             if let Some(digest) = self.environment_digest(&extra_env_objects(&self.nodes, &svc.task_definition)) {
                 desired["tags"] = json!({ ENV_DIGEST_TAG: digest });
             }
-            let node = self.push_tagged(format!("services.{name}"), Kind::EcsService, desired, None, &origin);
+            let address = format!("services.{name}");
+            let node = self.push_tagged(address.clone(), Kind::EcsService, desired, None, &origin);
             node.extra_dependencies = extra;
+            if let Some(scaling) = &svc.autoscaling {
+                // The autoscaler owns the live count; the file's count seeds the create.
+                node.create_only.insert("desired_count".into());
+                self.autoscaling(name, svc, scaling, &address);
+            }
         }
+    }
+
+    /// The scalable target of a service and its target tracking policies,
+    /// below the service.
+    fn autoscaling(&mut self, name: &str, svc: &Service, scaling: &Autoscaling, service: &str) {
+        let mut policies = Vec::new();
+        for (policy, metric, target) in scaling.targets() {
+            let mut desired = json!({ "name": policy, "metric": metric, "target": target });
+            if metric == REQUESTS_PER_TARGET {
+                // A service no load balancer of the file forwards to is reported by the checks (BRT055).
+                let Some((balancer, group)) = self.request_count_arns(svc) else { continue };
+                desired["load_balancer_arn"] = json!(balancer);
+                desired["target_group_arn"] = json!(group);
+            }
+            policies.push(desired);
+        }
+        let desired = json!({
+            "resource_id": format!("service/{}/{name}", svc.cluster),
+            "min": scaling.min, "max": scaling.max, "policies": policies,
+        });
+        let origin = ["services", name, "autoscaling"];
+        self.push(format!("{service}.autoscaling"), Kind::ServiceAutoscaling, desired, Some(service), &origin);
+    }
+
+    /// References to the ARNs of the load balancer that forwards to the
+    /// service's target group (the first of the file's, by name) and of the group.
+    fn request_count_arns(&self, svc: &Service) -> Option<(String, String)> {
+        let group = &svc.load_balancer.as_ref()?.target_group;
+        let balancer = forwarding_balancer(self.stack, group)?;
+        let group_arn = match group.starts_with("arn:") {
+            true => group.clone(),
+            false => reference(&format!("target_groups.{group}"), "arn"),
+        };
+        Some((reference(&format!("load_balancers.{balancer}"), "arn"), group_arn))
     }
 
     /// The desired `network_configuration` of an awsvpc service.
