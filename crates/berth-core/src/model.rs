@@ -17,10 +17,12 @@ pub use crate::expand::sections::load_balancers::{Listener, LoadBalancer, Redire
 pub use crate::expand::sections::log_groups::LogGroup;
 pub use crate::expand::sections::policies::Policy;
 pub use crate::expand::sections::roles::Role;
+pub use crate::expand::sections::secrets::{Generate, Secret};
 pub use crate::expand::sections::security_groups::{IngressRule, Ports, SecurityGroup};
 pub use crate::expand::sections::services::{Deployment, Service, ServiceLoadBalancer};
 pub use crate::expand::sections::target_groups::{HealthCheck, TargetGroup};
 pub use crate::expand::sections::task_definitions::{Container, PortMapping, PortMappingSpec, TaskDefinition};
+pub use crate::expand::sections::task_definitions::{ContainerSecret, SecretReference};
 
 /// A berth stack: every AWS resource of one ECS application.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -56,6 +58,9 @@ pub struct Stack {
     /// S3 buckets, by key in this file.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub buckets: BTreeMap<String, Bucket>,
+    /// Secrets Manager secrets berth manages, by key in this file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, Secret>,
     /// CloudWatch log groups, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub log_groups: BTreeMap<String, LogGroup>,

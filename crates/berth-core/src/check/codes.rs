@@ -163,6 +163,7 @@ pub const ALL: &[Code] = &[
     LISTENER_CERTIFICATE,
     LISTENER_PORT_TAKEN,
     RULE_PRIORITY_TAKEN,
+    SECRET_WITHOUT_READERS,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -174,6 +175,8 @@ pub const LISTENER_CERTIFICATE: Code = code("BRT047", Error, "HTTPS listener wit
 pub const LISTENER_PORT_TAKEN: Code = code("BRT048", Error, "two listeners on one port of a load balancer");
 /// Two rules of one listener with one priority.
 pub const RULE_PRIORITY_TAKEN: Code = code("BRT049", Error, "two rules of a listener with one priority");
+/// A secret of `secrets:` without `readers:`, so no resource policy says who reads it.
+pub const SECRET_WITHOUT_READERS: Code = code("BRT050", Warning, "secret without readers");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

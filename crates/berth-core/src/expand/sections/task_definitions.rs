@@ -67,9 +67,10 @@ pub struct Container {
     /// `<bucket key in this file>/<object key>` or an S3 object ARN.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment_files: Vec<String>,
-    /// Secrets Manager secrets, by variable name: secret name or ARN.
+    /// Secrets, by variable name: `{ secret: NAME, key: JSON_KEY }` for a secret of this
+    /// file, or a Secrets Manager or Parameter Store ARN (or a parameter name).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, ContainerSecret>,
     /// Containers of this task it reaches by name (bridge network mode only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
@@ -85,6 +86,27 @@ pub struct Container {
     /// Overrides the image's `ENTRYPOINT`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_point: Option<Vec<String>>,
+}
+
+/// Where a container's secret comes from.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ContainerSecret {
+    /// A Secrets Manager secret ARN (`:json-key::` may follow), a Parameter Store ARN or parameter name.
+    From(String),
+    /// A secret of this file's `secrets:`.
+    Managed(SecretReference),
+}
+
+/// A secret of this file, whole or one key of its JSON value.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretReference {
+    /// The secret's key under `secrets:`.
+    pub secret: String,
+    /// The key of the JSON value to pass (ECS reads `<arn>:KEY::`); the whole value without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// A port mapping.
@@ -207,7 +229,19 @@ impl Expander<'_> {
             def["environment"] = json!(env);
         }
         if !c.secrets.is_empty() {
-            let secrets: Vec<Value> = c.secrets.iter().map(|(k, v)| json!({ "name": k, "value_from": v })).collect();
+            let mut secrets = Vec::new();
+            for (variable, from) in &c.secrets {
+                let path = [&at("secrets")[..], std::slice::from_ref(variable)].concat();
+                let value_from = match from {
+                    model::ContainerSecret::From(text) => Some(self.interpolate(text, &as_path(&path))),
+                    model::ContainerSecret::Managed(r) => {
+                        self.managed_secret_arn(&r.secret, r.key.as_deref(), &as_path(&path))
+                    }
+                };
+                if let Some(value_from) = value_from {
+                    secrets.push(json!({ "name": variable, "value_from": value_from }));
+                }
+            }
             def["secrets"] = json!(secrets);
         }
         let files_at = at("environment_files");
