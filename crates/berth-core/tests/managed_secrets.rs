@@ -132,3 +132,18 @@ fn containers_name_secrets_and_keys_of_the_file() {
     let reader = errors(&STACK.replace("readers: [shop-exec]", "readers: [shop-exc]"));
     assert!(reader.contains("`shop-exc` is not declared in `iam.roles`"), "{reader}");
 }
+
+#[test]
+fn a_saved_plan_digest_does_not_hash_a_secret_value() {
+    // A plain hash of a short token gives it away: the digest must not depend on it.
+    let other = STACK.replace("tok-8f7e6d5c4b", "tok-0a1b2c3d4e");
+    let (one, two) = (expanded(STACK).unwrap(), expanded(&other).unwrap());
+    assert_ne!(
+        one.graph.get("secrets.shop-api-token").unwrap().desired,
+        two.graph.get("secrets.shop-api-token").unwrap().desired
+    );
+    assert_eq!(berth_core::saved::stack_digest(&one), berth_core::saved::stack_digest(&two));
+    // Anything else still changes it.
+    let renamed = expanded(&STACK.replace("name: shop/db", "name: shop/database")).unwrap();
+    assert_ne!(berth_core::saved::stack_digest(&one), berth_core::saved::stack_digest(&renamed));
+}
