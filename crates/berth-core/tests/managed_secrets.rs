@@ -147,3 +147,11 @@ fn a_saved_plan_digest_does_not_hash_a_secret_value() {
     let renamed = expanded(&STACK.replace("name: shop/db", "name: shop/database")).unwrap();
     assert_ne!(berth_core::saved::stack_digest(&one), berth_core::saved::stack_digest(&renamed));
 }
+
+#[test]
+fn a_mistake_in_a_container_secret_is_reported_as_itself() {
+    let text = STACK.replace("{ secret: shop-db, key: password }", "{ secret: shop-db, kee: password }");
+    let errors = load_str(Path::new("stack.yaml"), &text).map(|_| ()).unwrap_err();
+    let shown: String = errors.iter().map(|d| format!("{} {}\n", d.message, d.help.as_deref().unwrap_or(""))).collect();
+    assert!(shown.contains("unknown field `kee`") && shown.contains("did you mean `key`?"), "{shown}");
+}

@@ -89,13 +89,35 @@ pub struct Container {
 }
 
 /// Where a container's secret comes from.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ContainerSecret {
     /// A Secrets Manager secret ARN (`:json-key::` may follow), a Parameter Store ARN or parameter name.
     From(String),
     /// A secret of this file's `secrets:`.
     Managed(SecretReference),
+}
+
+/// A string or a map, told apart by what is written, so that a mistake in
+/// the map (`kee:`) is reported as itself rather than as matching neither.
+impl<'de> Deserialize<'de> for ContainerSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = ContainerSecret;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an ARN or parameter name, or `{ secret: NAME, key: JSON_KEY }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<ContainerSecret, E> {
+                Ok(ContainerSecret::From(value.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ContainerSecret, A::Error> {
+                let map = serde::de::value::MapAccessDeserializer::new(map);
+                SecretReference::deserialize(map).map(ContainerSecret::Managed)
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
 }
 
 /// A secret of this file, whole or one key of its JSON value.
