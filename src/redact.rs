@@ -24,11 +24,13 @@ pub fn register(secrets: &[String]) {
     known.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
 
-/// `text` with every registered secret masked.
+/// `text` with every registered secret masked, and every value berth
+/// generated for a secret (`generate:`), which no stack file holds.
 pub fn scrub(text: &str) -> String {
     let known = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut text = text.to_owned();
-    for secret in known.iter() {
+    let generated = berth_aws::generated_values();
+    for secret in known.iter().chain(generated.iter().filter(|s| s.len() >= 3)) {
         if text.contains(secret.as_str()) {
             text = text.replace(secret.as_str(), MASK);
         }

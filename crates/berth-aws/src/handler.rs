@@ -14,7 +14,7 @@ use berth_core::provider::{Discovered, Live, LiveChild, NodeRequest, Outputs, Pr
 use serde_json::Value;
 
 use crate::util::{desired_tags, tag_changes};
-use crate::{autoscaling, ec2, ecs, elb, iam, logs, s3, ssm, Clients};
+use crate::{autoscaling, ec2, ecs, elb, iam, logs, s3, secretsmanager, ssm, Clients};
 
 #[async_trait]
 pub(crate) trait Handler: Send + Sync {
@@ -185,6 +185,7 @@ const SERVICES: &[&[&dyn Handler]] = &[
     ssm::HANDLERS,
     iam::HANDLERS,
     s3::HANDLERS,
+    secretsmanager::HANDLERS,
     logs::HANDLERS,
     autoscaling::HANDLERS,
     ecs::HANDLERS,

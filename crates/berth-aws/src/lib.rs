@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 pub use lock::{HeldLock, LockError, LockHolder, LockLocation};
+pub use secretsmanager::generated_values;
 
 mod autoscaling;
 mod discover;
@@ -34,6 +35,7 @@ mod once;
 mod retry;
 mod rollout;
 mod s3;
+mod secretsmanager;
 mod ssm;
 mod util;
 

@@ -56,6 +56,8 @@ kinds! {
     S3BucketPolicy,
     /// An object berth writes into a bucket (an env file).
     S3Object,
+    /// A Secrets Manager secret berth manages (its value, resource policy and tags).
+    Secret,
     /// A CloudWatch Logs group.
     LogGroup,
     /// An EC2 launch template for container instances.
@@ -253,6 +255,13 @@ impl Kind {
                 ..PART
             },
             S3Object => &KindSpec { name: "s3_object", replace_fields: &["bucket", "key"], teardown_rank: 11, ..PART },
+            Secret => &KindSpec {
+                name: "secret",
+                // After the task definitions that read it, before the roles its policy admits.
+                teardown_rank: 11,
+                normalize: crate::expand::sections::secrets::normalize_secret,
+                ..BASE
+            },
             LogGroup => &KindSpec { name: "log_group", ..BASE },
             LaunchTemplate => &KindSpec {
                 name: "launch_template",

@@ -17,6 +17,7 @@ pub use crate::expand::sections::load_balancers::{Listener, LoadBalancer, Redire
 pub use crate::expand::sections::log_groups::LogGroup;
 pub use crate::expand::sections::policies::Policy;
 pub use crate::expand::sections::roles::Role;
+pub use crate::expand::sections::secrets::{Generate, Secret};
 pub use crate::expand::sections::security_groups::{IngressRule, Ports, SecurityGroup};
 pub use crate::expand::sections::services::{CircuitBreaker, Deployment, Service, ServiceLoadBalancer};
 pub use crate::expand::sections::target_groups::{HealthCheck, TargetGroup};
@@ -24,6 +25,7 @@ pub use crate::expand::sections::task_definitions::{
     Container, ContainerHealthCheck, Mount, PortMapping, PortMappingSpec, RuntimePlatform, TaskDefinition, Ulimit,
     UlimitSpec, Volume, VolumeSpec,
 };
+pub use crate::expand::sections::task_definitions::{ContainerSecret, SecretReference};
 
 /// A berth stack: every AWS resource of one ECS application.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -59,6 +61,9 @@ pub struct Stack {
     /// S3 buckets, by key in this file.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub buckets: BTreeMap<String, Bucket>,
+    /// Secrets Manager secrets berth manages, by key in this file.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, Secret>,
     /// CloudWatch log groups, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub log_groups: BTreeMap<String, LogGroup>,

@@ -4,7 +4,11 @@
 //!
 //! A saved plan holds no secret: the plan is masked, the stack and live
 //! state are kept as SHA-256 digests, and sensitive `--var` values are left
-//! out (they must be passed again).
+//! out (they must be passed again). The digests leave sensitive fields and
+//! values out too: a plain hash of a short secret gives it away to whoever
+//! tries the likely values. A change of one shows in the masked plan
+//! instead (`(sensitive, changed)` where it was `(sensitive)`, or another
+//! action), which [`SavedPlan::staleness`] compares too.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -42,10 +46,40 @@ fn digest(value: &impl Serialize) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
-/// Digest of everything the stack file asks for.
+/// Digest of everything the stack file asks for but its secrets.
 pub fn stack_digest(expanded: &Expanded) -> String {
-    let nodes: Vec<(&str, &Value)> = expanded.graph.nodes().iter().map(|n| (n.address.as_str(), &n.desired)).collect();
+    let nodes: Vec<(&str, Value)> = expanded
+        .graph
+        .nodes()
+        .iter()
+        .map(|n| (n.address.as_str(), without_secrets(&n.desired, &n.sensitive_fields, &expanded.secrets)))
+        .collect();
     digest(&nodes)
+}
+
+/// `state` without the fields in `left_out`, and with every secret value in it masked.
+fn without_secrets(state: &Value, left_out: &[String], secrets: &[String]) -> Value {
+    let mut state = state.clone();
+    if let Some(fields) = state.as_object_mut() {
+        fields.retain(|field, _| !left_out.contains(field));
+    }
+    mask(&mut state, secrets);
+    state
+}
+
+fn mask(value: &mut Value, secrets: &[String]) {
+    match value {
+        Value::String(text) => {
+            for secret in secrets.iter().filter(|s| !s.is_empty()) {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), crate::plan::MASK);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| mask(v, secrets)),
+        _ => {}
+    }
 }
 
 impl SavedPlan {
@@ -89,22 +123,25 @@ impl SavedPlan {
 }
 
 fn live_digests(planned: &Planned) -> BTreeMap<String, String> {
-    let graph = &planned.expanded().graph;
+    let expanded = planned.expanded();
     planned
         .live_states()
         .map(|(address, live)| {
-            let create_only = graph.get(address).map(|node| &node.create_only);
-            (address.to_owned(), live.map(|live| digest_live(live, create_only)).unwrap_or_else(|| "absent".into()))
+            // Sensitive fields hold secrets; create-only ones are changed by
+            // something else (an autoscaler), and the plan ignores them.
+            let left_out: Vec<String> = expanded
+                .graph
+                .get(address)
+                .map(|n| n.sensitive_fields.iter().chain(&n.create_only).cloned().collect())
+                .unwrap_or_default();
+            let digest = live.map(|live| digest_live(live, &left_out, &expanded.secrets));
+            (address.to_owned(), digest.unwrap_or_else(|| "absent".into()))
         })
         .collect()
 }
 
-/// Digest of a live resource, without the fields only its create sends:
-/// something else changes them (an autoscaler), and the plan ignores them.
-fn digest_live(live: &crate::provider::Live, create_only: Option<&std::collections::BTreeSet<String>>) -> String {
-    let mut state = live.state.clone();
-    if let Some(fields) = state.as_object_mut() {
-        fields.retain(|field, _| !create_only.is_some_and(|ignored| ignored.contains(field)));
-    }
-    digest(&(&state, &live.outputs, &live.tags))
+/// Digest of a live resource without the fields in `left_out` and with
+/// every secret value masked.
+fn digest_live(live: &crate::provider::Live, left_out: &[String], secrets: &[String]) -> String {
+    digest(&(without_secrets(&live.state, left_out, secrets), &live.outputs, &live.tags))
 }

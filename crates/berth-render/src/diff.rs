@@ -2,7 +2,7 @@
 //! render these, so they show the same diff and differ only in where the
 //! marker goes.
 
-use berth_core::plan::{FieldChange, MASK};
+use berth_core::plan::{FieldChange, MASK, MASK_CHANGED};
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -133,7 +133,11 @@ pub(crate) fn field_diff(field: &FieldChange) -> Vec<DiffLine> {
     };
     if field.sensitive {
         // The values are masks; the detail names what changed (env keys) without values.
-        let mut out = vec![line(mark, format!("{name}: {MASK}{replace}"))];
+        let shown = match field.before.as_ref().and_then(Value::as_str) {
+            Some(MASK_CHANGED) => MASK_CHANGED,
+            _ => MASK,
+        };
+        let mut out = vec![line(mark, format!("{name}: {shown}{replace}"))];
         out.extend(field.detail.iter().map(|d| line(Mark::Same, format!("{NESTED}{d}"))));
         return out;
     }

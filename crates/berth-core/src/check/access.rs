@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use super::policy::{INSTANCE_POLICY, TASK_EXECUTION_POLICY};
 use super::resolve::ACCOUNT_ID;
 use super::{codes, requires, Checks, Need, ResourcePolicy};
-use crate::model::{Container, TaskDefinition};
+use crate::model::{Container, ContainerSecret, TaskDefinition};
 
 /// Stands for the id of a running task in log stream names.
 const TASK_ID: &str = "0123456789abcdef0123456789abcdef";
@@ -29,8 +29,11 @@ pub(super) fn check(checks: &mut Checks) {
                 env_file(checks, &at, i, entry, role);
             }
             if let Some(role) = role {
-                for (variable, value_from) in &container.secrets {
-                    secret(checks, &at, variable, value_from, role);
+                for (variable, from) in &container.secrets {
+                    match from {
+                        ContainerSecret::From(value_from) => secret(checks, &at, variable, value_from, role),
+                        ContainerSecret::Managed(r) => managed_secret(checks, &at, variable, &r.secret, role),
+                    }
                 }
             }
             logs(checks, &at, task, container);
@@ -180,6 +183,41 @@ fn secret(checks: &mut Checks, at: &ContainerAt, variable: &str, value_from: &st
         managed: None,
         certain: Some(codes::SECRET_UNREADABLE),
         resource_policy,
+    };
+    checks.require(codes::SECRET_NOT_READABLE, &path, role, need);
+}
+
+/// BRT022 for a secret of this file: its `readers:` (the resource policy)
+/// admitting the execution role is enough; otherwise the role's own policies must.
+fn managed_secret(checks: &mut Checks, at: &ContainerAt, variable: &str, key: &str, role: &str) {
+    // A secret the file does not declare is an expansion error.
+    let Some(secret) = checks.stack.secrets.get(key) else { return };
+    let role_arn = |role: &str| match role.starts_with("arn:") {
+        true => checks.resolver.resolve(role),
+        false => Some(format!("arn:aws:iam::{ACCOUNT_ID}:role/{role}")),
+    };
+    let Some(wanted) = role_arn(role) else { return };
+    if secret.readers.iter().any(|reader| role_arn(reader).as_deref() == Some(wanted.as_str())) {
+        return;
+    }
+    let name = match &secret.name {
+        Some(name) => checks.resolver.resolve(name),
+        None => Some(key.to_owned()),
+    };
+    let Some(name) = name else { return };
+    let resource = format!("arn:aws:secretsmanager:{}:{ACCOUNT_ID}:secret:{name}-AbCdEf", checks.resolver.region);
+    let path = at.path(&["secrets", variable]);
+    let purpose = format!(
+        "which ECS needs to read secret `{variable}` from Secrets Manager (or list the role under the secret's `readers:`)"
+    );
+    // berth writes this secret's resource policy, which admits only its readers.
+    let need = Need {
+        actions: &["secretsmanager:GetSecretValue"],
+        resource: &resource,
+        purpose: &purpose,
+        managed: None,
+        certain: Some(codes::SECRET_UNREADABLE),
+        resource_policy: ResourcePolicy::GrantsNothing,
     };
     checks.require(codes::SECRET_NOT_READABLE, &path, role, need);
 }

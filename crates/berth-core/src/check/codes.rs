@@ -173,6 +173,7 @@ pub const ALL: &[Code] = &[
     SCALING_RANGE,
     SCALING_TARGET,
     SCALING_REQUESTS_WITHOUT_LOAD_BALANCER,
+    SECRET_WITHOUT_READERS,
 ];
 
 /// An awsvpc service without `network:`, or `network:` on a service whose tasks are not awsvpc.
@@ -210,6 +211,8 @@ pub const SCALING_TARGET: Code = code("BRT054", Error, "autoscaling without a us
 /// `requests_per_target` on a service that no load balancer of the file forwards to.
 pub const SCALING_REQUESTS_WITHOUT_LOAD_BALANCER: Code =
     code("BRT055", Error, "autoscaling on requests per target without a load balancer");
+/// A secret of `secrets:` without `readers:`, so no resource policy says who reads it.
+pub const SECRET_WITHOUT_READERS: Code = code("BRT050", Warning, "secret without readers");
 
 // Checks that read AWS (see `super::live`); not part of `ALL`, which the
 // offline fixtures cover one by one.

@@ -54,6 +54,13 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    fn secret_name_within(&self, key: &str, depth: usize) -> Option<String> {
+        match &self.stack.secrets.get(key)?.name {
+            Some(name) => self.resolve_within(name, depth + 1),
+            None => Some(key.to_owned()),
+        }
+    }
+
     fn resolve_within(&self, text: &str, depth: usize) -> Option<String> {
         if depth > MAX_DEPTH {
             return None;
@@ -100,6 +107,13 @@ impl<'a> Resolver<'a> {
                 Some(format!("arn:aws:iam::{account}:policy/{name}"))
             }
             ("log_groups", "arn") if s.log_groups.contains_key(name) => Some(self.log_group_arn(name)),
+            ("secrets", "name") => self.secret_name_within(name, depth),
+            // Secrets Manager ends the ARN with `-` and six random characters.
+            ("secrets", "arn") => Some(format!(
+                "arn:aws:secretsmanager:{}:{account}:secret:{}-AbCdEf",
+                self.region,
+                self.secret_name_within(name, depth)?
+            )),
             ("clusters", "arn") if s.clusters.contains_key(name) => Some(self.cluster_arn(name)),
             // Every other resource berth creates is named after its key.
             (_, "name") if self.declares(section, name) => Some(name.to_owned()),

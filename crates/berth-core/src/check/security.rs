@@ -1,4 +1,4 @@
-//! BRT029-BRT031: what works but exposes more than the stack needs. Warnings:
+//! BRT029-BRT031, BRT050: what works but exposes more than the stack needs. Warnings:
 //! a deliberate choice can be listed under the resource's `allow:`.
 
 use serde_json::Value;
@@ -10,6 +10,7 @@ pub(super) fn check(checks: &mut Checks) {
     ingress(checks);
     policies(checks);
     buckets(checks);
+    secrets(checks);
 }
 
 /// (from, to) of a port spec; `None` when malformed, which expansion reports.
@@ -115,6 +116,19 @@ fn buckets(checks: &mut Checks) {
             &["buckets", key, "block_public_access"],
             format!("bucket `{key}` holds sensitive object `{object}` but does not block public access"),
             "set `block_public_access: true` (the default), so no policy or ACL can expose the object",
+        );
+    }
+}
+
+/// BRT050: a secret without `readers:` has no resource policy naming who reads it.
+fn secrets(checks: &mut Checks) {
+    let stack = checks.stack;
+    for (key, _) in stack.secrets.iter().filter(|(_, s)| s.readers.is_empty()) {
+        checks.report(
+            codes::SECRET_WITHOUT_READERS,
+            &["secrets", key],
+            format!("secret `{key}` has no `readers:`: no resource policy says which roles may read it"),
+            "list the roles that read it (the execution role of the tasks using it) under `readers:`",
         );
     }
 }

@@ -72,12 +72,13 @@ pub(super) fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> 
         let before = if plan.action == Action::Create { None } else { before };
         let forces_replace = plan.action == Action::Replace && node.kind.replace_fields().contains(&field.as_str());
         fields.push(if node.sensitive_fields.contains(&field) {
+            let detail =
+                env_key_changes(before.as_ref().and_then(Value::as_str), after.as_ref().and_then(Value::as_str));
+            // Without keys to name (a secret's value), the mask itself says that it changed.
+            let changed = before.is_some() && after.is_some() && before != after && detail.is_empty();
             FieldChange {
-                detail: env_key_changes(
-                    before.as_ref().and_then(Value::as_str),
-                    after.as_ref().and_then(Value::as_str),
-                ),
-                before: before.map(|_| Value::from(MASK)),
+                detail,
+                before: before.map(|_| Value::from(if changed { crate::plan::MASK_CHANGED } else { MASK })),
                 after: after.map(|_| Value::from(MASK)),
                 field,
                 forces_replace,

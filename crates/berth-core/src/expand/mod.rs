@@ -81,7 +81,7 @@ pub struct Expanded {
     pub stack: String,
     /// One node per AWS resource, with their dependencies.
     pub graph: Graph,
-    /// Values that must never be printed (sensitive vars and object contents).
+    /// Values that must never be printed (sensitive vars, object contents and secrets' values).
     pub secrets: Vec<String>,
     /// Warnings found while expanding (docs/checks.md, BRT043-BRT045).
     pub warnings: Vec<Diagnostic>,
@@ -100,6 +100,7 @@ pub fn sensitive_values(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<St
     let mut x = Expander::new(loaded, options);
     x.resolve_vars();
     x.buckets();
+    x.secrets();
     x.secrets
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod load_balancers;
 pub(crate) mod log_groups;
 pub(crate) mod policies;
 pub(crate) mod roles;
+pub(crate) mod secrets;
 pub(crate) mod security_groups;
 pub(crate) mod services;
 pub(crate) mod target_groups;
@@ -67,6 +68,7 @@ pub(crate) const ALL: &[Section] = &[
     security_groups::SECTION,
     policies::SECTION,
     roles::SECTION,
+    secrets::SECTION,
     buckets::SECTION,
     log_groups::SECTION,
     clusters::SECTION,

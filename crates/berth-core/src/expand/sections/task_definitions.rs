@@ -76,9 +76,10 @@ pub struct Container {
     /// `<bucket key in this file>/<object key>` or an S3 object ARN.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environment_files: Vec<String>,
-    /// Secrets Manager secrets, by variable name: secret name or ARN.
+    /// Secrets, by variable name: `{ secret: NAME, key: JSON_KEY }` for a secret of this
+    /// file, or a Secrets Manager or Parameter Store ARN (or a parameter name).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub secrets: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, ContainerSecret>,
     /// Containers of this task it reaches by name (bridge network mode only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
@@ -218,6 +219,49 @@ pub struct UlimitSpec {
     pub hard: i64,
 }
 
+/// Where a container's secret comes from.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ContainerSecret {
+    /// A Secrets Manager secret ARN (`:json-key::` may follow), a Parameter Store ARN or parameter name.
+    From(String),
+    /// A secret of this file's `secrets:`.
+    Managed(SecretReference),
+}
+
+/// A string or a map, told apart by what is written, so that a mistake in
+/// the map (`kee:`) is reported as itself rather than as matching neither.
+impl<'de> Deserialize<'de> for ContainerSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = ContainerSecret;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an ARN or parameter name, or `{ secret: NAME, key: JSON_KEY }`")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<ContainerSecret, E> {
+                Ok(ContainerSecret::From(value.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ContainerSecret, A::Error> {
+                let map = serde::de::value::MapAccessDeserializer::new(map);
+                SecretReference::deserialize(map).map(ContainerSecret::Managed)
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
+}
+
+/// A secret of this file, whole or one key of its JSON value.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretReference {
+    /// The secret's key under `secrets:`.
+    pub secret: String,
+    /// The key of the JSON value to pass (ECS reads `<arn>:KEY::`); the whole value without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
 /// A port mapping.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(untagged)]
@@ -353,7 +397,19 @@ impl Expander<'_> {
             def["environment"] = json!(env);
         }
         if !c.secrets.is_empty() {
-            let secrets: Vec<Value> = c.secrets.iter().map(|(k, v)| json!({ "name": k, "value_from": v })).collect();
+            let mut secrets = Vec::new();
+            for (variable, from) in &c.secrets {
+                let path = [&at("secrets")[..], std::slice::from_ref(variable)].concat();
+                let value_from = match from {
+                    model::ContainerSecret::From(text) => Some(self.interpolate(text, &as_path(&path))),
+                    model::ContainerSecret::Managed(r) => {
+                        self.managed_secret_arn(&r.secret, r.key.as_deref(), &as_path(&path))
+                    }
+                };
+                if let Some(value_from) = value_from {
+                    secrets.push(json!({ "name": variable, "value_from": value_from }));
+                }
+            }
             def["secrets"] = json!(secrets);
         }
         let files_at = at("environment_files");
