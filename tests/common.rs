@@ -492,6 +492,23 @@ async fn tagged_with_reference_stack(
     tagging.get_resources().tag_filters(owned).send().await.unwrap()
 }
 
+/// Imports the self-signed certificate of `tests/certificates` (for
+/// shop.example) into ACM and returns its ARN: ACM reports an imported
+/// certificate ISSUED, and ELB refuses one ACM does not hold, as AWS does.
+pub async fn import_certificate(config: &aws_config::SdkConfig) -> String {
+    let certificates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/certificates");
+    let pem = |name: &str| aws_sdk_acm::primitives::Blob::new(std::fs::read(certificates.join(name)).unwrap());
+    let acm = aws_sdk_acm::Client::new(config);
+    let imported = acm
+        .import_certificate()
+        .certificate(pem("shop.example.crt"))
+        .private_key(pem("shop.example.key"))
+        .send()
+        .await
+        .unwrap();
+    imported.certificate_arn().unwrap().to_owned()
+}
+
 /// `text` with `addition` right after the first `anchor`, which must be in it.
 pub fn insert_after(text: &str, anchor: &str, addition: &str) -> String {
     assert!(text.contains(anchor), "`{}` is not in the stack", anchor.trim());

@@ -84,12 +84,20 @@ async fn an_awsvpc_service_gets_its_network_and_a_required_var_comes_from_the_en
     assert!(unset.stderr.contains("variable `api_token` has no value"), "{}", unset.stderr);
     assert!(unset.stderr.contains("BERTH_VAR_api_token"), "{}", unset.stderr);
 
-    // moto's ELB refuses a certificate its ACM does not hold (as AWS does).
-    // RequestCertificate makes one there without the PEM an import needs.
+    // A requested certificate waits for its validation (PENDING_VALIDATION):
+    // berth refuses it before any change (BRT060), as CreateListener would.
     let config = moto.sdk_config().await;
     let acm = aws_sdk_acm::Client::new(&config);
     let requested = acm.request_certificate().domain_name("shop.example").send().await.unwrap();
-    let certificate_arn = requested.certificate_arn().unwrap().to_owned();
+    let pending = requested.certificate_arn().unwrap();
+    let env = [("BERTH_VAR_api_token", TOKEN), ("BERTH_VAR_certificate_arn", pending)];
+    let refused = berth_with_env(&moto, &["plan", stack], &env).expect(1);
+    assert!(
+        refused.stderr.contains("error[BRT060]") && refused.stderr.contains("PENDING_VALIDATION"),
+        "{}",
+        refused.stderr
+    );
+    let certificate_arn = common::import_certificate(&config).await;
     let env = [("BERTH_VAR_api_token", TOKEN), ("BERTH_VAR_certificate_arn", certificate_arn.as_str())];
     let applied = berth_with_env(&moto, &["apply", stack, "--auto-approve", "--no-wait"], &env).expect(0);
     for output in [&applied.stdout, &applied.stderr] {
