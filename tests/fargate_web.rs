@@ -179,13 +179,8 @@ async fn the_fargate_web_stack_applies_as_written_reads_back_changes_in_place_an
 
     // Auto scaling: the scalable target and its CPU target-tracking policy.
     let scaling = aws_sdk_applicationautoscaling::Client::new(&config);
-    let targets = scaling
-        .describe_scalable_targets()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .send()
-        .await
-        .unwrap();
-    let target = targets.scalable_targets().iter().find(|t| t.resource_id() == "service/shop/shop-api");
+    let targets = scalable_targets(&scaling).await;
+    let target = targets.iter().find(|t| t.resource_id() == "service/shop/shop-api");
     let target = target.expect("a scalable target for shop-api");
     assert_eq!((target.min_capacity(), target.max_capacity()), (2, 6));
     let policies = scaling
@@ -267,6 +262,15 @@ async fn rules(elb: &elb::Client, listener: &str) -> Vec<(String, String, Vec<St
     found
 }
 
+/// The account's scalable targets of ECS services.
+async fn scalable_targets(
+    scaling: &aws_sdk_applicationautoscaling::Client,
+) -> Vec<aws_sdk_applicationautoscaling::types::ScalableTarget> {
+    let namespace = aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs;
+    let targets = scaling.describe_scalable_targets().service_namespace(namespace).send().await.unwrap();
+    targets.scalable_targets().to_vec()
+}
+
 /// Panics if anything of the `shop` stack is still there.
 async fn assert_nothing_of_the_stack_left(config: &aws_config::SdkConfig) {
     let tagging = aws_sdk_resourcegroupstagging::Client::new(config);
@@ -294,14 +298,8 @@ async fn assert_nothing_of_the_stack_left(config: &aws_config::SdkConfig) {
     let listed = secrets.list_secrets().send().await.unwrap();
     let names: Vec<_> = listed.secret_list().iter().filter_map(|s| s.name()).collect();
     assert!(names.is_empty(), "secrets left: {names:?}");
-    let scaling = aws_sdk_applicationautoscaling::Client::new(config);
-    let targets = scaling
-        .describe_scalable_targets()
-        .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
-        .send()
-        .await
-        .unwrap();
-    assert!(targets.scalable_targets().is_empty(), "{targets:?}");
+    let targets = scalable_targets(&aws_sdk_applicationautoscaling::Client::new(config)).await;
+    assert!(targets.is_empty(), "{targets:?}");
     let elb = elb::Client::new(config);
     assert!(elb.describe_load_balancers().send().await.unwrap().load_balancers().is_empty());
     assert!(elb.describe_target_groups().send().await.unwrap().target_groups().is_empty());

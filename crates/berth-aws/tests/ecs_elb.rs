@@ -362,14 +362,20 @@ async fn target_group_load_balancer_and_listener() {
             &format!("target_groups.{name}"),
             json!({
                 "name": name, "protocol": "HTTP", "port": 80, "vpc_id": net.vpc_id, "target_type": "instance",
-                "health_check": { "path": "/", "matcher": "200" },
+                "health_check": {
+                    "path": "/", "matcher": "200", "interval": 30, "healthy_threshold": 5, "unhealthy_threshold": 2,
+                },
             }),
         )
     };
     let mut tg = target_group("example-tg");
     let tg_live = tg.create(&p).await;
-    let health = json!({ "path": "/health", "matcher": "200-399" });
-    let (_, tg_live) = tg.update(&p, &tg_live, json!({ "health_check": health })).await;
+    // The health check and the deregistration delay change in place.
+    let health = json!({
+        "path": "/health", "matcher": "200-399", "interval": 15, "timeout": 5, "healthy_threshold": 2,
+        "unhealthy_threshold": 3,
+    });
+    let (_, tg_live) = tg.update(&p, &tg_live, json!({ "health_check": health, "deregistration_delay": 30 })).await;
     let tg_live = tg.retag(&p, &tg_live).await;
     let other_tg = target_group("other-tg");
     let other_tg_live = other_tg.create(&p).await;
@@ -435,7 +441,9 @@ async fn service_lifecycle() {
         "target_groups.example-tg",
         json!({
             "name": "example-tg", "protocol": "HTTP", "port": 80, "vpc_id": net.vpc_id, "target_type": "instance",
-            "health_check": { "path": "/", "matcher": "200" },
+            "health_check": {
+                "path": "/", "matcher": "200", "interval": 30, "healthy_threshold": 5, "unhealthy_threshold": 2,
+            },
         }),
     );
     let tg_arn = output(&p.create(&tg.request()).await.expect("create target group"), "arn");
