@@ -61,6 +61,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Print a plan saved with `plan --out`, without reading AWS.
+    Show {
+        /// The saved plan.
+        plan: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Converge AWS to the stack file, or apply a plan saved with `plan --out`.
     Apply {
         /// The stack file, or a saved plan.

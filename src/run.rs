@@ -14,8 +14,9 @@ use berth_aws::{AwsOptions, AwsProvider, HeldLock, LockLocation};
 use berth_core::diag::Diagnostic;
 use berth_core::engine::{Engine, Event, EventSink, Planned};
 use berth_core::expand::{expand, sensitive_values, ExpandOptions, Expanded};
+use berth_core::graph::Graph;
 use berth_core::load::{load_file, LoadedStack};
-use berth_core::plan::Mode;
+use berth_core::plan::{Mode, Plan};
 use berth_core::provider::Provider;
 use berth_core::rollout::{FollowOptions, Outcome, Rollouts, Watch};
 use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
@@ -59,7 +60,9 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                 if mode == Mode::Destroy {
                     bail!("--out saves apply plans; run `berth destroy` to destroy");
                 }
-                let saved = SavedPlan::new(&planned, stack.clone(), input.vars);
+                // Absolute, so that `berth apply FILE` works from any directory.
+                let stack_path = std::path::absolute(&stack).unwrap_or_else(|_| stack.clone());
+                let saved = SavedPlan::new(&planned, stack_path, input.vars);
                 write_private(out, serde_json::to_string_pretty(&saved)?.as_bytes())
                     .with_context(|| format!("cannot write {}", out.display()))?;
                 eprintln!(
@@ -68,21 +71,19 @@ pub async fn run(cli: Cli) -> Result<Exit> {
                     out.display()
                 );
             }
-            let output = match format {
-                Format::Text => berth_render::plan_text(plan, stdout_style()),
-                Format::Json => berth_render::plan_json(plan) + "\n",
-                Format::Markdown if graph => berth_render::markdown_with_graph(
-                    plan,
-                    &planned.expanded().graph,
-                    berth_render::GITHUB_COMMENT_LIMIT,
-                ),
-                Format::Markdown => berth_render::markdown(plan, berth_render::GITHUB_COMMENT_LIMIT),
-            };
-            print!("{}", redact::scrub(&output));
+            let graph = graph.then(|| &planned.expanded().graph);
+            print!("{}", redact::scrub(&render_plan(plan, format, graph)));
             if plan.diagnostics.iter().any(Diagnostic::is_error) {
                 return Ok(Exit::Error);
             }
             Ok(if detailed_exitcode && plan.summary.has_changes() { Exit::Changes } else { Exit::Ok })
+        }
+        Command::Show { plan, format } => {
+            let Some(saved) = read_saved_plan(&plan)? else {
+                bail!("{} is not a saved plan (make one with `berth plan STACK --out FILE`)", plan.display());
+            };
+            print!("{}", render_plan(&saved.plan, format, None));
+            Ok(Exit::Ok)
         }
         Command::Apply { stack, vars, aws, auto_approve, wait } => {
             let follow = (!wait.no_wait).then_some(wait.timeout.wait_timeout);
@@ -486,6 +487,18 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// A saved plan, if `path` holds one rather than a stack.
+/// A plan in `format`; markdown with a picture of `graph` when given.
+fn render_plan(plan: &Plan, format: Format, graph: Option<&Graph>) -> String {
+    match (format, graph) {
+        (Format::Text, _) => berth_render::plan_text(plan, stdout_style()),
+        (Format::Json, _) => berth_render::plan_json(plan) + "\n",
+        (Format::Markdown, Some(graph)) => {
+            berth_render::markdown_with_graph(plan, graph, berth_render::GITHUB_COMMENT_LIMIT)
+        }
+        (Format::Markdown, None) => berth_render::markdown(plan, berth_render::GITHUB_COMMENT_LIMIT),
+    }
+}
+
 fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };

@@ -68,16 +68,18 @@ pub fn berth(moto: &Moto, args: &[&str]) -> Run {
 
 /// Runs `berth ARGS` against `moto` with extra environment variables.
 pub fn berth_with_env(moto: &Moto, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(args)
-        .envs(moto.env())
-        .envs(env.iter().copied())
-        .env_remove("AWS_PROFILE")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run berth");
-    Run::from(output)
+    Run::from(moto_command(moto, args).envs(env.iter().copied()).output().expect("run berth"))
+}
+
+/// Runs `berth ARGS` against `moto` in the folder `dir`.
+pub fn berth_in(moto: &Moto, dir: &Path, args: &[&str]) -> Run {
+    Run::from(moto_command(moto, args).current_dir(dir).output().expect("run berth"))
+}
+
+fn moto_command(moto: &Moto, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+    command.args(args).envs(moto.env()).env_remove("AWS_PROFILE").env("NO_COLOR", "1").stdin(Stdio::null());
+    command
 }
 
 /// (address, action) of every change in a JSON plan.

@@ -5,7 +5,7 @@
 mod common;
 
 use berth_testkit::Moto;
-use common::{berth, changes, copy_reference_stack};
+use common::{berth, berth_in, changes, copy_reference_stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_plan_applies_only_while_fresh() {
@@ -59,6 +59,27 @@ async fn a_saved_plan_applies_only_while_fresh() {
     berth(&moto, &["apply", saved, "--auto-approve", "--no-wait"]).expect(0);
     assert_eq!(revisions(ecs).await, 2);
     berth(&moto, &[&["plan", stack, "--detailed-exitcode"][..], &image[..]].concat()).expect(0);
+}
+
+/// A plan saved with a relative stack path is shown and applied from another directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_from_any_directory() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    copy_reference_stack(dir.path(), str::to_owned);
+    berth_in(&moto, dir.path(), &["plan", "stack.yaml", "--out", "plan.berth"]).expect(0);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("plan.berth");
+    // `show` renders it without AWS, in every format.
+    let shown = berth_in(&moto, elsewhere.path(), &["show", saved.to_str().unwrap()]).expect(0);
+    assert!(shown.stdout.contains("Plan: ") && shown.stdout.contains("to create"), "{}", shown.stdout);
+    let json = berth_in(&moto, elsewhere.path(), &["show", saved.to_str().unwrap(), "--format", "json"]).expect(0);
+    assert!(!changes(&json.json()).is_empty());
+    let markdown = berth_in(&moto, elsewhere.path(), &["show", saved.to_str().unwrap(), "--format", "markdown"]);
+    assert!(markdown.expect(0).stdout.contains("## berth plan for `ecs-sample`"));
+    let applied = berth_in(&moto, elsewhere.path(), &["apply", saved.to_str().unwrap(), "--auto-approve", "--no-wait"]);
+    let applied = applied.expect(0);
+    assert!(applied.stdout.contains("Apply complete:"), "{}", applied.stdout);
 }
 
 /// A saved plan is created readable by its owner only, and an existing file

@@ -29,7 +29,7 @@ pub const SAVED_PLAN_KIND: &str = "berth-saved-plan";
 pub struct SavedPlan {
     /// Always [`SAVED_PLAN_KIND`], so a saved plan is recognised as one.
     pub kind: String,
-    /// The stack file, as given on the command line.
+    /// The stack file (an absolute path, so the plan applies from any directory).
     pub stack_path: PathBuf,
     /// `--var` overrides, without sensitive values.
     pub vars: BTreeMap<String, String>,
