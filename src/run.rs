@@ -275,6 +275,16 @@ async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result
     let options =
         ExpandOptions { plain_http: provider.plain_http(), ..input.options(identity.account_id, identity.region) };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
+    // Policies only IAM knows (attached by ARN) make the access checks certain.
+    let policies = berth_core::check::managed_policy_documents(&loaded.stack, &provider).await;
+    if !policies.is_empty() {
+        warnings = berth_core::check::checks_with_policies(&loaded, &offline, &policies);
+        if warnings.iter().any(Diagnostic::is_error) {
+            eprint!("{}", redact::scrub(&berth_render::diagnostics_text(&warnings)));
+            eprintln!("Nothing was changed: fix the errors above first.");
+            return Ok(None);
+        }
+    }
     warnings.extend(expanded.warnings.iter().cloned());
     Ok(Some(Connected { loaded, warnings, provider, expanded }))
 }

@@ -5,6 +5,8 @@
 //! subnets span fewer than two availability zones, an HTTPS listener's
 //! certificate that ACM does not hold as issued. Secret values are never read.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -15,6 +17,7 @@ use crate::graph::{Node, REF_PREFIX};
 use crate::interpolate::{pieces, Piece};
 use crate::kind::Kind;
 use crate::load::Source;
+use crate::model::Stack;
 use crate::provider::ProviderResult;
 
 /// What one registered container instance offers.
@@ -44,6 +47,30 @@ pub trait Facts: Send + Sync {
     async fn object_keys(&self, bucket: &str) -> ProviderResult<Vec<String>>;
     /// The status of an ACM certificate (`ISSUED`, `PENDING_VALIDATION`, ...), `None` when ACM does not hold it.
     async fn certificate_status(&self, arn: &str) -> ProviderResult<Option<String>>;
+    /// The document of a managed policy's default version, `None` when IAM does not hold it.
+    async fn policy_document(&self, arn: &str) -> ProviderResult<Option<Value>>;
+}
+
+/// The documents of the managed policies the file's roles attach that berth
+/// cannot know offline (AWS managed ones but the two it knows, customer
+/// managed ARNs), by ARN, read from IAM so the access checks can be certain.
+/// A policy IAM does not hold, or that cannot be read, is left out (the
+/// checks then warn, naming it).
+pub async fn managed_policy_documents(stack: &Stack, facts: &dyn Facts) -> BTreeMap<String, Value> {
+    let unknown: BTreeSet<&String> = stack
+        .iam
+        .roles
+        .values()
+        .flat_map(|role| &role.managed_policies)
+        .filter(|arn| super::policy::aws_managed(arn).is_none())
+        .collect();
+    let mut documents = BTreeMap::new();
+    for arn in unknown {
+        if let Ok(Some(document)) = facts.policy_document(arn).await {
+            documents.insert(arn.clone(), document);
+        }
+    }
+    documents
 }
 
 /// Buckets of the stack that hold objects berth does not manage, with those
@@ -263,6 +290,9 @@ mod tests {
         }
         async fn object_keys(&self, _bucket: &str) -> ProviderResult<Vec<String>> {
             Ok(vec!["prod.env".into(), "someone-elses.csv".into()])
+        }
+        async fn policy_document(&self, _arn: &str) -> ProviderResult<Option<Value>> {
+            Ok(None)
         }
         async fn certificate_status(&self, arn: &str) -> ProviderResult<Option<String>> {
             Ok(match arn.rsplit('/').next() {

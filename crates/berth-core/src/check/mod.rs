@@ -26,21 +26,34 @@ mod scaling;
 mod security;
 mod tasks;
 
+use std::collections::BTreeMap;
+
 use crate::diag::Diagnostic;
 use crate::expand::ExpandOptions;
 use crate::load::{LoadedStack, Source};
 use crate::model::{Capacity, Container, PortMapping, Service, Stack, TaskDefinition};
 
 pub use codes::Code;
-pub use live::{live_checks, unmanaged_objects, Facts, Registered};
+pub use live::{live_checks, managed_policy_documents, unmanaged_objects, Facts, Registered};
 use policy::{Decision, Statement};
 use resolve::{shown, Resolver};
 
 /// Runs every check that needs no AWS access, on the values `options` gives
 /// the variables (`--var`, `BERTH_VAR_<NAME>`) where it gives them.
 pub fn offline_checks(loaded: &LoadedStack, options: &ExpandOptions) -> Vec<Diagnostic> {
+    checks_with_policies(loaded, options, &BTreeMap::new())
+}
+
+/// [`offline_checks`], also knowing the documents of these managed policies
+/// (by ARN, read from IAM by [`managed_policy_documents`]): an access check
+/// that knows every policy involved is certain, an error rather than a warning.
+pub fn checks_with_policies(
+    loaded: &LoadedStack,
+    options: &ExpandOptions,
+    policies: &BTreeMap<String, serde_json::Value>,
+) -> Vec<Diagnostic> {
     let stack = options.with_given_vars(&loaded.stack);
-    let mut checks = Checks::new(&stack);
+    let mut checks = Checks::new(&stack, policies);
     for check in CHECKS {
         check(&mut checks);
     }
@@ -75,6 +88,8 @@ struct Finding {
 struct Checks<'a> {
     stack: &'a Stack,
     resolver: Resolver<'a>,
+    /// Managed policies read from AWS, by ARN.
+    policies: &'a BTreeMap<String, serde_json::Value>,
     findings: Vec<Finding>,
 }
 
@@ -136,8 +151,8 @@ struct Grants {
 }
 
 impl<'a> Checks<'a> {
-    fn new(stack: &'a Stack) -> Self {
-        Checks { stack, resolver: Resolver::new(stack), findings: Vec::new() }
+    fn new(stack: &'a Stack, policies: &'a BTreeMap<String, serde_json::Value>) -> Self {
+        Checks { stack, resolver: Resolver::new(stack), policies, findings: Vec::new() }
     }
 
     fn report(&mut self, code: Code, path: &[&str], message: impl Into<String>, help: impl Into<String>) {
@@ -178,7 +193,7 @@ impl<'a> Checks<'a> {
             }
         }
         for arn in &role.managed_policies {
-            match policy::aws_managed(arn) {
+            match policy::aws_managed(arn).or_else(|| self.policies.get(arn).cloned()) {
                 Some(document) => documents.push(document),
                 None => unreadable.push(arn.clone()),
             }
