@@ -204,6 +204,10 @@ pub struct AwsArgs {
     /// Attempts per AWS call, the first included.
     #[arg(long, default_value_t = 4)]
     pub max_retries: u32,
+    /// How long AWS may take to answer berth's first call (who is calling),
+    /// retries included, before berth says the endpoint does not answer.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
     /// Resources worked on at once.
     #[arg(long, default_value_t = 10)]
     pub parallelism: usize,

@@ -16,7 +16,7 @@ use berth_core::engine::{Engine, Event, EventSink, Planned};
 use berth_core::expand::{expand, sensitive_values, ExpandOptions, Expanded};
 use berth_core::graph::Graph;
 use berth_core::load::{load_file, LoadedStack};
-use berth_core::plan::{Mode, Plan};
+use berth_core::plan::{Mode, Origin, Plan};
 use berth_core::provider::Provider;
 use berth_core::rollout::{FollowOptions, Outcome, Rollouts, Watch};
 use berth_core::saved::{SavedPlan, SAVED_PLAN_KIND};
@@ -254,6 +254,8 @@ fn validate(path: &Path, vars: &InputArgs, region: Option<String>) -> Result<Exi
 /// A valid stack expanded for the account the provider reaches.
 struct Connected {
     loaded: LoadedStack,
+    /// What the plan is made against and from.
+    origin: Origin,
     /// Warnings of the offline checks.
     warnings: Vec<Diagnostic>,
     provider: AwsProvider,
@@ -271,7 +273,7 @@ async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result
         return Ok(None);
     }
     let provider = connect(&loaded, aws).await?;
-    let identity = provider.identity().await.context("cannot identify the AWS account (check credentials)")?;
+    let identity = provider.identity().await.context("cannot identify the AWS account berth is working in")?;
     let options =
         ExpandOptions { plain_http: provider.plain_http(), ..input.options(identity.account_id, identity.region) };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
@@ -286,12 +288,30 @@ async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result
         }
     }
     warnings.extend(expanded.warnings.iter().cloned());
-    Ok(Some(Connected { loaded, warnings, provider, expanded }))
+    if let (Some(flag), Some(file)) = (&aws.region, &loaded.stack.region) {
+        if flag != file {
+            warnings.push(loaded.source.diagnostic(
+                berth_core::diag::Severity::Warning,
+                None,
+                &["region"],
+                format!("--region {flag} differs from the file's region {file}: this plans a second copy of the stack in {flag}"),
+                Some(format!("leave out --region to work on the stack in {file}")),
+            ));
+        }
+    }
+    let origin = Origin {
+        account: options.account_id.clone(),
+        region: options.region.clone(),
+        endpoint: aws.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+        stack_file: path.display().to_string(),
+        vars: options.shown_vars(&loaded.stack),
+    };
+    Ok(Some(Connected { loaded, origin, warnings, provider, expanded }))
 }
 
 /// `berth check`: the offline checks, then those that read AWS.
 async fn check_live(path: &Path, vars: &InputArgs, aws: &AwsArgs) -> Result<Exit> {
-    let Some(Connected { loaded, warnings: mut findings, provider, expanded }) =
+    let Some(Connected { loaded, warnings: mut findings, provider, expanded, .. }) =
         connect_and_expand(path, &Input::parse(vars)?, aws).await?
     else {
         return Ok(Exit::Error);
@@ -341,6 +361,7 @@ async fn connect(loaded: &LoadedStack, aws: &AwsArgs) -> Result<AwsProvider> {
         region: aws.region.clone().or(loaded.stack.region.clone()),
         endpoint_url: aws.endpoint_url.clone(),
         max_attempts: Some(aws.max_retries.max(1)),
+        first_answer_timeout: Some(aws.timeout),
     };
     AwsProvider::connect(&options).await.context("cannot configure AWS access")
 }
@@ -439,7 +460,8 @@ async fn make_plan(
     mode: Mode,
     lock_slot: Option<&LockSlot>,
 ) -> Result<Option<Prepared>> {
-    let Some(Connected { loaded, warnings, provider, expanded }) = connect_and_expand(path, input, aws).await? else {
+    let Some(Connected { loaded, origin, warnings, provider, expanded }) = connect_and_expand(path, input, aws).await?
+    else {
         return Ok(None);
     };
     let lock = if lock_slot.is_some() { lock_location(&loaded, aws)? } else { None };
@@ -472,6 +494,7 @@ async fn make_plan(
         }
     };
     prepared.planned.plan.diagnostics.extend(warnings);
+    prepared.planned.plan.origin = Some(origin);
     Ok(Some(prepared))
 }
 

@@ -20,8 +20,26 @@ async fn plan_apply_read_back_replan_change_destroy() {
     let planned = changes(&plan);
     assert_eq!(planned.len(), common::reference_count(), "{planned:#?}");
     assert!(planned.iter().all(|(_, action)| action == "create"), "{planned:#?}");
-    assert_eq!(plan["format_version"], "1.0");
+    assert_eq!(plan["format_version"], "1.1");
     assert!(plan.get("diagnostics").is_none(), "{}", plan["diagnostics"]);
+    // It says what it was made against and from.
+    assert_eq!(plan["origin"]["account"], "123456789012");
+    assert_eq!(plan["origin"]["region"], "ap-northeast-2");
+    assert_eq!(plan["origin"]["endpoint"].as_str(), Some(moto.endpoint.as_str()), "{}", plan["origin"]);
+    assert_eq!(plan["origin"]["stack_file"], stack);
+    assert!(plan["origin"]["vars"]["app_image"].as_str().unwrap().ends_with("example-app:latest"));
+    // Another region than the file's plans a second copy of the stack: a warning.
+    let elsewhere = berth(&moto, &["plan", stack, "--region", "us-east-1"]).expect(0);
+    assert!(
+        elsewhere.stdout.contains("--region us-east-1 differs from the file's region ap-northeast-2"),
+        "{}",
+        elsewhere.stdout
+    );
+    assert!(
+        elsewhere.stdout.starts_with("Planned against account 123456789012, region us-east-1"),
+        "{}",
+        elsewhere.stdout
+    );
 
     // 2. Apply converges.
     let applied = berth(&moto, &["apply", stack, "--auto-approve"]).expect(0);

@@ -10,7 +10,6 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use berth_core::provider::{
     Discovered, Identity, Live, LiveChild, NodeRequest, Outputs, Provider, ProviderError, ProviderResult,
@@ -52,7 +51,14 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     /// Attempts per call, including the first (default 3).
     pub max_attempts: Option<u32>,
+    /// How long the first call (who is calling) may take, retries included,
+    /// before berth says AWS does not answer (default 15 s).
+    pub first_answer_timeout: Option<Duration>,
 }
+
+/// How long the first call may take by default: an endpoint that does not
+/// answer is reported within this, not after minutes of retries.
+pub const DEFAULT_FIRST_ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The SDK clients berth uses, built once from one configuration.
 pub(crate) struct Clients {
@@ -78,6 +84,8 @@ pub struct AwsProvider {
     clients: Arc<Clients>,
     identity: Arc<OnceCell<Identity>>,
     plain_http: bool,
+    /// [`AwsOptions::first_answer_timeout`].
+    first_answer_timeout: Duration,
 }
 
 impl AwsProvider {
@@ -141,7 +149,12 @@ impl AwsProvider {
             acm: client!(aws_sdk_acm),
             region,
         };
-        Ok(AwsProvider { clients: Arc::new(clients), identity: Arc::new(OnceCell::new()), plain_http })
+        Ok(AwsProvider {
+            clients: Arc::new(clients),
+            identity: Arc::new(OnceCell::new()),
+            plain_http,
+            first_answer_timeout: options.first_answer_timeout.unwrap_or(DEFAULT_FIRST_ANSWER_TIMEOUT),
+        })
     }
 
     /// Whether AWS is reached over plain HTTP (a local endpoint), where
@@ -166,9 +179,39 @@ where
     let code = err.code().map(str::to_owned);
     let message = match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
-        _ => DisplayErrorContext(&err).to_string(),
+        _ => without_answer(&err),
     };
     ProviderError { code, message }
+}
+
+/// What went wrong with a call that got no AWS error back, in words: the
+/// causes' messages (never their debug form), and what to do about the
+/// usual ones.
+fn without_answer(err: &dyn std::error::Error) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !causes.iter().any(|c| c.contains(&text)) {
+            causes.push(text);
+        }
+        next = cause.source();
+    }
+    let chain = causes.join(": ");
+    let lower = chain.to_lowercase();
+    let advice = if lower.contains("credential") {
+        "no AWS credentials were found: set AWS_PROFILE (or --profile) to a configured profile, \
+         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or sign in with `aws sso login`"
+    } else if lower.contains("timeout") || lower.contains("timed out") {
+        "AWS did not answer in time: check the network, the endpoint and the region"
+    } else if lower.contains("dispatch failure") || lower.contains("connect") || lower.contains("dns") {
+        "AWS could not be reached: check the network, the endpoint (--endpoint-url, AWS_ENDPOINT_URL) and the region"
+    } else if lower.contains("error parsing") || lower.contains("unhandled error") {
+        "the endpoint's answer is not an AWS API response: check the endpoint and the region"
+    } else {
+        return chain;
+    };
+    format!("{advice} ({chain})")
 }
 
 #[async_trait]
@@ -177,7 +220,19 @@ impl Provider for AwsProvider {
         let identity = self
             .identity
             .get_or_try_init(|| async {
-                let who = self.clients.sts.get_caller_identity().send().await.map_err(aws_error)?;
+                let call = self.clients.sts.get_caller_identity().send();
+                let limit = self.first_answer_timeout;
+                let who = tokio::time::timeout(limit, call)
+                    .await
+                    .map_err(|_| {
+                        ProviderError::new(format!(
+                            "AWS did not answer within {}s (region {}): check the network, the endpoint \
+                             (--endpoint-url, AWS_ENDPOINT_URL) and the region; --timeout changes the limit",
+                            limit.as_secs(),
+                            self.clients.region
+                        ))
+                    })?
+                    .map_err(aws_error)?;
                 Ok::<_, ProviderError>(Identity {
                     account_id: who.account().unwrap_or_default().to_owned(),
                     region: self.clients.region.clone(),

@@ -3,6 +3,8 @@
 //! enter it: sensitive fields carry masks, and [`Plan::redact`] scrubs known
 //! secret strings from everything else.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,7 +13,7 @@ use crate::env_file::parse_env;
 use crate::kind::Kind;
 
 /// Version of the plan's JSON form; bumped on any incompatible change.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// Shown where a value depends on a resource that does not exist yet.
 pub const UNKNOWN: &str = "(known after apply)";
@@ -141,6 +143,28 @@ pub struct Plan {
     /// Where the stack's listeners answer, for load balancers that exist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<crate::outputs::Endpoint>,
+    /// What the plan was made against and from (since format 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where and from what a plan was made, so that a reviewer knows which
+/// account it describes and which inputs it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The AWS account id the plan read.
+    pub account: String,
+    /// The region it read.
+    pub region: String,
+    /// The endpoint, when not AWS's own (`--endpoint-url`, `AWS_ENDPOINT_URL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The stack file, as given.
+    pub stack_file: String,
+    /// Every variable's value (from the file, `--var` or `BERTH_VAR_<NAME>`),
+    /// a sensitive one as `(sensitive)`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -164,6 +188,7 @@ impl Plan {
             summary,
             diagnostics,
             endpoints: Vec::new(),
+            origin: None,
         }
     }
 

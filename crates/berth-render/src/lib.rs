@@ -129,9 +129,40 @@ pub fn diagnostics_text(diagnostics: &[Diagnostic]) -> String {
     diagnostics.iter().map(|d| format!("{d}\n")).collect()
 }
 
+/// Where the plan was made and from what: `account 123456789012, region
+/// eu-west-1, endpoint http://127.0.0.1:5000, stack file stack.yaml`, and the
+/// variables (`name = "value"`, sensitive ones masked), or `None`.
+pub fn origin_lines(plan: &Plan) -> Option<(String, Option<String>)> {
+    let origin = plan.origin.as_ref()?;
+    let mut place = format!("account {}, region {}", origin.account, origin.region);
+    if let Some(endpoint) = &origin.endpoint {
+        place += &format!(", endpoint {endpoint}");
+    }
+    place += &format!(", stack file {}", origin.stack_file);
+    let vars = (!origin.vars.is_empty()).then(|| {
+        let shown: Vec<String> = origin
+            .vars
+            .iter()
+            .map(|(name, value)| match value.as_str() {
+                berth_core::plan::MASK => format!("{name} = {value}"),
+                _ => format!("{name} = {value:?}"),
+            })
+            .collect();
+        shown.join(", ")
+    });
+    Some((place, vars))
+}
+
 /// The plan for a terminal.
 pub fn plan_text(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
+    if let Some((place, vars)) = origin_lines(plan) {
+        let _ = writeln!(out, "Planned against {place}.");
+        if let Some(vars) = vars {
+            let _ = writeln!(out, "Variables: {vars}.");
+        }
+        out.push('\n');
+    }
     if plan.summary.has_changes() {
         let what = match plan.mode {
             Mode::Apply => "berth will make these changes to stack",

@@ -205,6 +205,13 @@ fn head(plan: &Plan) -> String {
         code(&plan.stack),
         summary_line(plan)
     );
+    if let Some((place, vars)) = crate::origin_lines(plan) {
+        head.push_str(&format!("Planned against {}.\n", code(&place)));
+        if let Some(vars) = vars {
+            head.push_str(&format!("Variables: {}.\n", code(&vars)));
+        }
+        head.push('\n');
+    }
     if !plan.endpoints.is_empty() {
         let urls: Vec<String> = plan.endpoints.iter().map(|e| format!("<{}>", e.url)).collect();
         head.push_str(&format!("Endpoints: {}\n\n", urls.join(", ")));

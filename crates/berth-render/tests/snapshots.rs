@@ -77,3 +77,28 @@ async fn a_resource_owned_by_no_stack_is_a_plan_error() {
     let planned = StackDir::reference().plan(&cloud, &[], Mode::Apply).await;
     assert_views(&Scenario::new("unowned", planned));
 }
+
+#[tokio::test]
+async fn every_view_says_where_and_from_what_the_plan_was_made() {
+    let mut plan = image_update(&StackDir::reference()).await.plan;
+    plan.origin = Some(berth_core::plan::Origin {
+        account: "123456789012".into(),
+        region: "ap-northeast-2".into(),
+        endpoint: Some("http://127.0.0.1:5000".into()),
+        stack_file: "stacks/ecs-sample/stack.yaml".into(),
+        vars: BTreeMap::from([
+            ("app_image".to_owned(), "example-app:v2".to_owned()),
+            ("db_password".to_owned(), berth_core::plan::MASK.to_owned()),
+        ]),
+    });
+    let place = "account 123456789012, region ap-northeast-2, endpoint http://127.0.0.1:5000, stack file stacks/ecs-sample/stack.yaml";
+    let vars = r#"app_image = "example-app:v2", db_password = (sensitive)"#;
+    let text = plan_text(&plan, Style { color: false });
+    assert!(text.starts_with(&format!("Planned against {place}.\nVariables: {vars}.\n")), "{text}");
+    let markdown = markdown(&plan, GITHUB_COMMENT_LIMIT);
+    assert!(markdown.contains(&format!("Planned against `{place}`.\nVariables: `{vars}`.")), "{markdown}");
+    let json: serde_json::Value = serde_json::from_str(&plan_json(&plan)).unwrap();
+    assert_eq!(json["format_version"], "1.1");
+    assert_eq!(json["origin"]["account"], "123456789012");
+    assert_eq!(json["origin"]["vars"]["db_password"], "(sensitive)");
+}

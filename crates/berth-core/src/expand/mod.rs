@@ -61,6 +61,21 @@ impl ExpandOptions {
         self.var_overrides.get(name).or_else(from_env)
     }
 
+    /// Every variable of `stack` with the value it takes (given, else the
+    /// file's), sensitive ones as `(sensitive)`: what a plan shows it used.
+    pub fn shown_vars(&self, stack: &Stack) -> BTreeMap<String, String> {
+        let value =
+            |name: &str, var: &Var| self.given(stack, name).map(String::as_str).or(var.value()).map(str::to_owned);
+        stack
+            .vars
+            .iter()
+            .filter_map(|(name, var)| {
+                let shown = if var.is_sensitive() { crate::plan::MASK.to_owned() } else { value(name, var)? };
+                Some((name.clone(), shown))
+            })
+            .collect()
+    }
+
     /// `stack` with the values `--var` and the environment give its variables
     /// in place of the file's, each as sensitive as the file declares it.
     pub fn with_given_vars(&self, stack: &Stack) -> Stack {
