@@ -171,11 +171,21 @@ impl Input {
     }
 }
 
+/// Prints findings made before anything was sent to AWS.
 fn report_diagnostics(diagnostics: &[Diagnostic]) {
+    report_with(diagnostics, "nothing was sent to AWS");
+}
+
+/// Prints findings made after reading AWS (the live checks).
+fn report_after_reads(diagnostics: &[Diagnostic]) {
+    report_with(diagnostics, "nothing was changed in AWS (berth only read from it)");
+}
+
+fn report_with(diagnostics: &[Diagnostic], outcome: &str) {
     eprint!("{}", redact::scrub(&berth_render::diagnostics_text(diagnostics)));
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
-        eprintln!("{errors} error(s); nothing was sent to AWS.");
+        eprintln!("{errors} error(s); {outcome}.");
     }
 }
 
@@ -282,8 +292,7 @@ async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result
     if !policies.is_empty() {
         warnings = berth_core::check::checks_with_policies(&loaded, &offline, &policies);
         if warnings.iter().any(Diagnostic::is_error) {
-            eprint!("{}", redact::scrub(&berth_render::diagnostics_text(&warnings)));
-            eprintln!("Nothing was changed: fix the errors above first.");
+            report_after_reads(&warnings);
             return Ok(None);
         }
     }
@@ -317,7 +326,7 @@ async fn check_live(path: &Path, vars: &InputArgs, aws: &AwsArgs) -> Result<Exit
         return Ok(Exit::Error);
     };
     findings.extend(berth_core::check::live_checks(&expanded, &loaded.source, &provider).await);
-    report_diagnostics(&findings);
+    report_after_reads(&findings);
     if findings.iter().any(Diagnostic::is_error) {
         return Ok(Exit::Error);
     }
@@ -468,7 +477,7 @@ async fn make_plan(
     if mode == Mode::Apply {
         let findings = berth_core::check::live_checks(&expanded, &loaded.source, &provider).await;
         if findings.iter().any(Diagnostic::is_error) {
-            report_diagnostics(&findings);
+            report_after_reads(&findings);
             return Ok(None);
         }
     }

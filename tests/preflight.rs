@@ -81,7 +81,7 @@ async fn managed_policies_read_from_iam_make_the_access_check_certain() {
     );
     let run = berth(&moto, &["apply", stack, "--auto-approve"]).expect(1);
     assert!(run.stderr.contains("error[BRT062]") && run.stderr.contains("s3:GetBucketLocation"), "{}", run.stderr);
-    assert!(run.stderr.contains("Nothing was changed"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was changed in AWS"), "{}", run.stderr);
     nothing_created(&moto).await;
 
     // S3 read-only grants it: nothing to report, the plan goes ahead.

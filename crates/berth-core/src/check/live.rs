@@ -159,7 +159,13 @@ pub async fn live_checks(expanded: &Expanded, source: &Source, facts: &dyn Facts
 }
 
 fn unreadable(message: String) -> (String, String) {
-    (format!("berth could not read what this check needs: {message}"), "check the credentials' read permissions".into())
+    let denied = ["AccessDenied", "not authorized", "UnauthorizedOperation"].iter().any(|m| message.contains(m));
+    let help = if denied {
+        "give the caller the read permission AWS names above (the pre-flight checks only read)"
+    } else {
+        "the check could not run for the reason above; run it again once that is fixed"
+    };
+    (format!("berth could not read what this check needs: {message}"), help.into())
 }
 
 /// The node a `${ref:ADDRESS#attr}` string points at.
