@@ -528,7 +528,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)
 }
 
-/// A saved plan, if `path` holds one rather than a stack.
 /// A plan in `format`; markdown with a picture of `graph` when given.
 fn render_plan(plan: &Plan, format: Format, graph: Option<&Graph>) -> String {
     match (format, graph) {
@@ -541,6 +540,7 @@ fn render_plan(plan: &Plan, format: Format, graph: Option<&Graph>) -> String {
     }
 }
 
+/// A saved plan, if `path` holds one rather than a stack.
 fn read_saved_plan(path: &Path) -> Result<Option<SavedPlan>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
