@@ -5,10 +5,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The version and the git commit berth was built from (see build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("BERTH_COMMIT"), ")");
+
 /// berth: declarative ECS stacks. Plan, apply and destroy everything an ECS
 /// service needs from one YAML file.
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about)]
+#[command(name = "berth", version = VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -16,6 +19,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print a shell completion script: `berth completions bash > /etc/bash_completion.d/berth`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print berth's man page (roff): `berth man > berth.1 && man ./berth.1`.
+    Man,
     /// Check a stack file offline: parse, resolve references, build the graph.
     Validate {
         /// The stack file.

@@ -42,6 +42,16 @@ impl From<Exit> for ExitCode {
 
 pub async fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
+        Command::Completions { shell } => {
+            let mut command = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "berth", &mut std::io::stdout());
+            Ok(Exit::Ok)
+        }
+        Command::Man => {
+            let command = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout()).context("cannot write the man page")?;
+            Ok(Exit::Ok)
+        }
         Command::Schema => {
             print!("{}", berth_core::model::json_schema());
             Ok(Exit::Ok)

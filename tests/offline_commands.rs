@@ -56,3 +56,26 @@ fn a_region_aws_does_not_have_is_refused_offline() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--region: `us-esat-1` is not an AWS region; did you mean `us-east-1`?"), "{stderr}");
 }
+
+#[test]
+fn completions_man_page_and_version_are_generated() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef berth"),
+        ("fish", "complete -c berth"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let script = stdout(&berth(&["completions", shell]));
+        assert!(script.contains(marker), "{shell}: {script}");
+        // Every command is offered.
+        for command in ["plan", "apply", "destroy", "show", "validate"] {
+            assert!(script.contains(command), "{shell} completion lacks `{command}`");
+        }
+    }
+    let man = stdout(&berth(&["man"]));
+    assert!(man.starts_with(".ie") || man.contains(".TH berth"), "{}", &man[..man.len().min(400)]);
+    assert!(man.contains("plan") && man.contains("destroy"), "the man page lists the commands");
+    let version = stdout(&berth(&["--version"]));
+    let expected = format!("berth {} (", env!("CARGO_PKG_VERSION"));
+    assert!(version.starts_with(&expected) && version.trim_end().ends_with(')'), "{version}");
+}
