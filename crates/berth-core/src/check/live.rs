@@ -106,12 +106,23 @@ pub async fn unmanaged_objects(
 pub async fn live_checks(expanded: &Expanded, source: &Source, facts: &dyn Facts) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let graph = &expanded.graph;
+    // A cluster's instances are read once, however many services it runs.
+    let mut registered: BTreeMap<&str, Vec<Registered>> = BTreeMap::new();
     for service in graph.nodes().iter().filter(|n| n.kind == Kind::EcsService) {
         let task = service.desired["task_definition"].as_str().and_then(|t| referenced_node(expanded, t));
         let (Some(task), Some(cluster)) = (task, service.desired["cluster"].as_str()) else { continue };
-        if let Err(e) = fit_registered(task, cluster, facts, source, &mut out).await {
-            out.push(report(source, task, &[], codes::REGISTERED_MEMORY_TOO_SMALL, unreadable(e.message)));
+        if !registered.contains_key(cluster) {
+            match facts.registered_instances(cluster).await {
+                Ok(instances) => {
+                    registered.insert(cluster, instances);
+                }
+                Err(e) => {
+                    out.push(report(source, task, &[], codes::REGISTERED_MEMORY_TOO_SMALL, unreadable(e.message)));
+                    continue;
+                }
+            }
         }
+        fit_registered(task, cluster, &registered[cluster], source, &mut out);
     }
     let balancers: Vec<&Node> = graph.nodes().iter().filter(|n| n.kind == Kind::LoadBalancer).collect();
     if let (Some(network), false) = (graph.get(NETWORK), balancers.is_empty()) {
@@ -190,16 +201,9 @@ fn task_memory(task: &Value) -> i64 {
     containers.iter().map(|c| c["memory_reservation"].as_i64().or(c["memory"].as_i64()).unwrap_or(0)).sum()
 }
 
-async fn fit_registered(
-    task: &Node,
-    cluster: &str,
-    facts: &dyn Facts,
-    source: &Source,
-    out: &mut Vec<Diagnostic>,
-) -> ProviderResult<()> {
-    let instances = facts.registered_instances(cluster).await?;
+fn fit_registered(task: &Node, cluster: &str, instances: &[Registered], source: &Source, out: &mut Vec<Diagnostic>) {
     let memory = task_memory(&task.desired);
-    let Some(largest) = instances.iter().max_by_key(|i| i.memory_mib) else { return Ok(()) };
+    let Some(largest) = instances.iter().max_by_key(|i| i.memory_mib) else { return };
     if memory > largest.memory_mib {
         let family = task.desired["family"].as_str().unwrap_or_default();
         let message = format!(
@@ -210,7 +214,6 @@ async fn fit_registered(
             format!("set the task's memory to at most {} MiB, or use a larger instance type", largest.memory_mib);
         out.push(report(source, task, &["memory"], codes::REGISTERED_MEMORY_TOO_SMALL, (message, help)));
     }
-    Ok(())
 }
 
 /// Env files and secrets the stack does not manage must exist already.
@@ -281,11 +284,14 @@ mod tests {
 
     struct FakeFacts {
         instances: Vec<Registered>,
+        /// How many times the instances were read.
+        instance_reads: std::sync::atomic::AtomicUsize,
     }
 
     #[async_trait]
     impl Facts for FakeFacts {
         async fn registered_instances(&self, _cluster: &str) -> ProviderResult<Vec<Registered>> {
+            self.instance_reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(self.instances.clone())
         }
         async fn object_exists(&self, _bucket: &str, key: &str) -> ProviderResult<bool> {
@@ -315,7 +321,17 @@ mod tests {
         }
     }
 
+    impl FakeFacts {
+        fn new(instances: Vec<Registered>) -> FakeFacts {
+            FakeFacts { instances, instance_reads: Default::default() }
+        }
+    }
+
     async fn run(edit: impl Fn(String) -> String, instances: Vec<Registered>) -> Vec<Diagnostic> {
+        run_with(edit, &FakeFacts::new(instances)).await
+    }
+
+    async fn run_with(edit: impl Fn(String) -> String, facts: &FakeFacts) -> Vec<Diagnostic> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks/ecs-sample/stack.yaml");
         let text = edit(std::fs::read_to_string(&path).unwrap());
         let loaded = load_str(&path, &text).unwrap();
@@ -326,7 +342,17 @@ mod tests {
             ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
-        live_checks(&expanded, &loaded.source, &FakeFacts { instances }).await
+        live_checks(&expanded, &loaded.source, facts).await
+    }
+
+    #[tokio::test]
+    async fn a_clusters_instances_are_read_once_for_all_its_services() {
+        let second = "\n  second-service:\n    cluster: ecs-sample\n    task_definition: example-app\n    desired_count: 1\n    deployment: { minimum_healthy_percent: 0, maximum_percent: 100 }\n";
+        let facts = FakeFacts::new(nano(400));
+        let found = run_with(|t| t + second, &facts).await;
+        assert_eq!(facts.instance_reads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // Both services' task is judged against those instances.
+        assert!(found.iter().all(|d| d.code.as_deref() == Some("BRT039")) && !found.is_empty(), "{found:?}");
     }
 
     fn nano(memory_mib: i64) -> Vec<Registered> {
@@ -389,7 +415,7 @@ mod tests {
             ..Default::default()
         };
         let expanded = expand(&loaded, &options).unwrap();
-        let found = unmanaged_objects(&expanded, &[], &FakeFacts { instances: vec![] }).await.unwrap();
+        let found = unmanaged_objects(&expanded, &[], &FakeFacts::new(vec![])).await.unwrap();
         assert_eq!(found, [("ecs-sample-env-123456789012".to_owned(), vec!["someone-elses.csv".to_owned()])]);
     }
 
