@@ -1,7 +1,7 @@
 //! Normalization: desired and live states are both brought to one canonical
 //! form before they are compared, so that values AWS returns in another form
 //! (defaults, ordering, single strings for lists, URL-encoded policies) do not
-//! show up as changes. See `../shared/docs/anchors.md` for the sources.
+//! show up as changes. See `docs/anchors.md` for the sources.
 
 use serde_json::{Map, Value};
 
