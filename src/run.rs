@@ -297,15 +297,6 @@ async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result
     let options =
         ExpandOptions { plain_http: provider.plain_http(), ..input.options(identity.account_id, identity.region) };
     let Some(expanded) = expand_reported(&loaded, &options) else { return Ok(None) };
-    // Policies only IAM knows (attached by ARN) make the access checks certain.
-    let policies = berth_core::check::managed_policy_documents(&loaded.stack, &provider).await;
-    if !policies.is_empty() {
-        warnings = berth_core::check::checks_with_policies(&loaded, &offline, &policies);
-        if warnings.iter().any(Diagnostic::is_error) {
-            report_after_reads(&warnings);
-            return Ok(None);
-        }
-    }
     warnings.extend(expanded.warnings.iter().cloned());
     if let (Some(flag), Some(file)) = (&aws.region, &loaded.stack.region) {
         if flag != file {
@@ -328,13 +319,29 @@ async fn connect_and_expand(path: &Path, input: &Input, aws: &AwsArgs) -> Result
     Ok(Some(Connected { loaded, origin, warnings, provider, expanded }))
 }
 
+/// The offline checks again, knowing the managed policies only IAM holds
+/// (attached by ARN), which makes the access checks certain: their findings
+/// replace the offline ones in `connected.warnings`. Only the commands that
+/// check (plan, apply, destroy, check) pay for the IAM reads.
+async fn recheck_with_iam_policies(connected: &mut Connected, input: &Input, aws: &AwsArgs) {
+    let Connected { loaded, provider, expanded, warnings, .. } = connected;
+    let policies = berth_core::check::managed_policy_documents(&loaded.stack, provider).await;
+    if policies.is_empty() {
+        return;
+    }
+    let offline = offline_options(loaded, aws.region.clone(), input);
+    *warnings = berth_core::check::checks_with_policies(loaded, &offline, &policies);
+    warnings.extend(expanded.warnings.iter().cloned());
+}
+
 /// `berth check`: the offline checks, then those that read AWS.
 async fn check_live(path: &Path, vars: &InputArgs, aws: &AwsArgs) -> Result<Exit> {
-    let Some(Connected { loaded, warnings: mut findings, provider, expanded, .. }) =
-        connect_and_expand(path, &Input::parse(vars)?, aws).await?
-    else {
+    let input = Input::parse(vars)?;
+    let Some(mut connected) = connect_and_expand(path, &input, aws).await? else {
         return Ok(Exit::Error);
     };
+    recheck_with_iam_policies(&mut connected, &input, aws).await;
+    let Connected { loaded, warnings: mut findings, provider, expanded, .. } = connected;
     findings.extend(berth_core::check::live_checks(&expanded, &loaded.source, &provider).await);
     report_after_reads(&findings);
     if findings.iter().any(Diagnostic::is_error) {
@@ -479,10 +486,15 @@ async fn make_plan(
     mode: Mode,
     lock_slot: Option<&LockSlot>,
 ) -> Result<Option<Prepared>> {
-    let Some(Connected { loaded, origin, warnings, provider, expanded }) = connect_and_expand(path, input, aws).await?
-    else {
+    let Some(mut connected) = connect_and_expand(path, input, aws).await? else {
         return Ok(None);
     };
+    recheck_with_iam_policies(&mut connected, input, aws).await;
+    if connected.warnings.iter().any(Diagnostic::is_error) {
+        report_after_reads(&connected.warnings);
+        return Ok(None);
+    }
+    let Connected { loaded, origin, warnings, provider, expanded } = connected;
     let lock = if lock_slot.is_some() { lock_location(&loaded, aws)? } else { None };
     if mode == Mode::Apply {
         let findings = berth_core::check::live_checks(&expanded, &loaded.source, &provider).await;

@@ -63,14 +63,7 @@ impl Facts for AwsProvider {
     }
 
     async fn policy_document(&self, arn: &str) -> ProviderResult<Option<Value>> {
-        let iam = &self.clients.iam;
-        let found = absent_on(iam.get_policy().policy_arn(arn).send().await, &["NoSuchEntity"])?;
-        let Some(version) = found.and_then(|out| out.policy?.default_version_id) else { return Ok(None) };
-        let out = iam.get_policy_version().policy_arn(arn).version_id(version).send().await.map_err(aws_error)?;
-        let text = out.policy_version().and_then(|v| v.document()).unwrap_or_default();
-        // Raw JSON from moto, URL-encoded JSON from AWS.
-        let decoded = urlencoding::decode(text).map(|d| d.into_owned()).unwrap_or_else(|_| text.to_owned());
-        Ok(serde_json::from_str(text).or_else(|_| serde_json::from_str(&decoded)).ok())
+        Ok(crate::iam::default_version(&self.clients, arn, arn).await?.map(|(_, document)| document))
     }
 
     async fn certificate_status(&self, arn: &str) -> ProviderResult<Option<String>> {

@@ -119,13 +119,36 @@ fn document(req: &NodeRequest<'_>, field: &str) -> ProviderResult<String> {
 /// GetRolePolicy, but raw JSON from GetPolicyVersion (moto; AWS encodes that
 /// one too), so raw JSON is tried first.
 fn decode_document(req: &NodeRequest<'_>, text: &str) -> ProviderResult<Value> {
+    parse_document(req.address, text)
+}
+
+fn parse_document(what: &str, text: &str) -> ProviderResult<Value> {
     if let Ok(doc) = serde_json::from_str(text) {
         return Ok(doc);
     }
     urlencoding::decode(text)
         .ok()
         .and_then(|decoded| serde_json::from_str(&decoded).ok())
-        .ok_or_else(|| ProviderError::new(format!("{}: IAM returned a policy document that is not JSON", req.address)))
+        .ok_or_else(|| ProviderError::new(format!("{what}: IAM returned a policy document that is not JSON")))
+}
+
+/// Managed policy `arn` and the document of its default version, `None` when
+/// IAM does not hold it; `what` names it in errors.
+pub(crate) async fn default_version(
+    c: &Clients,
+    arn: &str,
+    what: &str,
+) -> ProviderResult<Option<(aws_sdk_iam::types::Policy, Value)>> {
+    let Some(found) = absent_on(c.iam.get_policy().policy_arn(arn).send().await, NO_SUCH_ENTITY)? else {
+        return Ok(None);
+    };
+    let no = |part: &str| ProviderError::new(format!("{what}: IAM returned no {part}"));
+    let policy = found.policy.ok_or_else(|| no("policy"))?;
+    let version = policy.default_version_id().ok_or_else(|| no("default policy version"))?;
+    let out = c.iam.get_policy_version().policy_arn(arn).version_id(version).send().await.map_err(aws_error)?;
+    let text = out.policy_version().and_then(|v| v.document()).ok_or_else(|| no("policy document"))?;
+    let document = parse_document(what, text)?;
+    Ok(Some((policy, document)))
 }
 
 fn missing(req: &NodeRequest<'_>, what: &str) -> ProviderError {

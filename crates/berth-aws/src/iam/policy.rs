@@ -7,7 +7,7 @@ use berth_core::provider::{Discovered, Live, LiveChild, NodeRequest, Outputs, Pr
 use serde_json::{json, Value};
 
 use super::{
-    attachment, decode_document, document, missing, owned_address, sdk_tags, tag_map, IamTags, NO_SUCH_ENTITY,
+    attachment, default_version, document, missing, owned_address, sdk_tags, tag_map, IamTags, NO_SUCH_ENTITY,
 };
 use crate::handler::{fixed_field, retag, Handler, Tagger};
 use crate::once::send_once;
@@ -33,19 +33,11 @@ impl Handler for IamPolicy {
     async fn read(&self, c: &Clients, req: &NodeRequest<'_>) -> ProviderResult<Option<Live>> {
         let name = str_field(req, "name")?;
         let arn = policy_arn(c, name).await?;
-        let Some(found) = absent_on(c.iam.get_policy().policy_arn(&arn).send().await, NO_SUCH_ENTITY)? else {
-            return Ok(None);
-        };
-        let version = found
-            .policy()
-            .and_then(|p| p.default_version_id())
-            .ok_or_else(|| missing(req, "default policy version"))?;
-        let out = c.iam.get_policy_version().policy_arn(&arn).version_id(version).send().await.map_err(aws_error)?;
-        let text = out.policy_version().and_then(|v| v.document()).ok_or_else(|| missing(req, "policy document"))?;
+        let Some((policy, document)) = default_version(c, &arn, req.address).await? else { return Ok(None) };
         Ok(Some(Live {
-            state: json!({ "name": name, "document": decode_document(req, text)? }),
+            state: json!({ "name": name, "document": document }),
             outputs: name_and_arn(name, arn.as_str()),
-            tags: Some(tag_map(found.policy().map(|p| p.tags()).unwrap_or_default())),
+            tags: Some(tag_map(policy.tags())),
         }))
     }
 
