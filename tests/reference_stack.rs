@@ -20,7 +20,7 @@ async fn plan_apply_read_back_replan_change_destroy() {
     let planned = changes(&plan);
     assert_eq!(planned.len(), common::reference_count(), "{planned:#?}");
     assert!(planned.iter().all(|(_, action)| action == "create"), "{planned:#?}");
-    assert_eq!(plan["format_version"], "1.1");
+    assert_eq!(plan["format_version"], "1.2");
     assert!(plan.get("diagnostics").is_none(), "{}", plan["diagnostics"]);
     // It says what it was made against and from.
     assert_eq!(plan["origin"]["account"], "123456789012");

@@ -22,6 +22,7 @@ pub mod memory;
 pub mod model;
 pub mod normalize;
 pub mod outputs;
+pub mod path_diff;
 pub mod plan;
 pub mod provider;
 pub mod rollout;

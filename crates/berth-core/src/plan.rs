@@ -13,7 +13,7 @@ use crate::env_file::parse_env;
 use crate::kind::Kind;
 
 /// Version of the plan's JSON form; bumped on any incompatible change.
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// Shown where a value depends on a resource that does not exist yet.
 pub const UNKNOWN: &str = "(known after apply)";
@@ -70,6 +70,67 @@ pub struct FieldChange {
     /// For a sensitive field, what changed without the values (`API_TOKEN: (added)`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detail: Vec<String>,
+    /// For a field that exists on both sides, the paths inside it that differ
+    /// (since format 1.2); the renderers show these instead of the whole values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<PathChange>,
+    /// How many equal attributes and items [`FieldChange::changes`] leaves out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchanged: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl FieldChange {
+    /// The change of a field that is not secret and does not force a replacement.
+    pub fn new(field: impl Into<String>, before: Option<Value>, after: Option<Value>) -> FieldChange {
+        FieldChange {
+            field: field.into(),
+            before,
+            after,
+            forces_replace: false,
+            sensitive: false,
+            detail: Vec::new(),
+            changes: Vec::new(),
+            unchanged: 0,
+        }
+    }
+
+    /// Works out [`FieldChange::changes`] from the values as they are now
+    /// (after masking, so that a path never carries more than the values do).
+    fn trace_paths(&mut self) {
+        (self.changes, self.unchanged) = match (&self.before, &self.after) {
+            (Some(before), Some(after)) if !self.sensitive => {
+                crate::path_diff::path_changes(&self.field, before, after)
+            }
+            _ => (Vec::new(), 0),
+        };
+    }
+}
+
+/// One difference inside a field, at a path such as
+/// `container_definitions["app"].image`, `tags["berth:stack"]`,
+/// `port_mappings[container_port=80].host_port` or `Statement[1]`; a path
+/// ending in `[]` is a member of a set, added (only `after`) or removed
+/// (only `before`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathChange {
+    /// Where, starting with the field's name.
+    pub path: String,
+    /// The value there before; absent when it is added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// The value there after; absent when it is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+}
+
+impl PathChange {
+    pub(crate) fn new(path: String, before: Option<Value>, after: Option<Value>) -> PathChange {
+        PathChange { path, before, after }
+    }
 }
 
 /// The change to one resource.
@@ -180,7 +241,7 @@ impl Plan {
                 Action::Delete => summary.delete += 1,
             }
         }
-        Plan {
+        let mut plan = Plan {
             format_version: FORMAT_VERSION.into(),
             stack: stack.into(),
             mode,
@@ -189,7 +250,13 @@ impl Plan {
             diagnostics,
             endpoints: Vec::new(),
             origin: None,
-        }
+        };
+        plan.trace_paths();
+        plan
+    }
+
+    fn trace_paths(&mut self) {
+        self.resources.iter_mut().flat_map(|r| r.fields.iter_mut()).for_each(FieldChange::trace_paths);
     }
 
     /// Resources that change.
@@ -213,6 +280,7 @@ impl Plan {
                 redact_value(value, &secrets);
             }
         }
+        self.trace_paths();
     }
 }
 
@@ -288,16 +356,11 @@ mod tests {
 
     #[test]
     fn a_changed_secret_hides_its_old_value_too() {
-        let field = FieldChange {
-            field: "container_definitions".into(),
-            before: Some(
-                json!([{"environment": [{"name": "DB", "value": "old-secret"}, {"name": "X", "value": "1"}]}]),
-            ),
-            after: Some(json!([{"environment": [{"name": "X", "value": "2"}, {"name": "DB", "value": "new-secret"}]}])),
-            forces_replace: false,
-            sensitive: false,
-            detail: vec![],
-        };
+        let field = FieldChange::new(
+            "container_definitions",
+            Some(json!([{"environment": [{"name": "DB", "value": "old-secret"}, {"name": "X", "value": "1"}]}])),
+            Some(json!([{"environment": [{"name": "X", "value": "2"}, {"name": "DB", "value": "new-secret"}]}])),
+        );
         let change = ResourceChange {
             address: "a".into(),
             kind: Kind::TaskDefinition,
@@ -311,6 +374,16 @@ mod tests {
         let text = serde_json::to_string(&plan).unwrap();
         assert!(!text.contains("secret\""), "{text}");
         assert!(text.contains(MASK_CHANGED), "{text}");
+        // The paths are traced from the masked values.
+        let paths = &plan.resources[0].fields[0].changes;
+        let shown: Vec<(&str, Option<&Value>)> = paths.iter().map(|c| (c.path.as_str(), c.before.as_ref())).collect();
+        assert_eq!(
+            shown,
+            [
+                ("container_definitions[0].environment[\"X\"].value", Some(&json!("1"))),
+                ("container_definitions[0].environment[\"DB\"].value", Some(&json!(MASK_CHANGED))),
+            ]
+        );
     }
 
     #[test]

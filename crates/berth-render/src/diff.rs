@@ -122,26 +122,49 @@ fn line_diff(header: String, before: &Value, after: &Value) -> Vec<DiffLine> {
     out
 }
 
-/// The change of one field as marked lines.
+/// The change of one field as marked lines: the paths that differ inside
+/// it when the plan traced them, else the values.
 pub(crate) fn field_diff(field: &FieldChange) -> Vec<DiffLine> {
     let name = &field.field;
     let replace = if field.forces_replace { " # forces replacement" } else { "" };
-    let mark = match (&field.before, &field.after) {
-        (None, _) => Mark::Added,
-        (_, None) => Mark::Removed,
-        _ => Mark::Changed,
-    };
     if field.sensitive {
         // The values are masks; the detail names what changed (env keys) without values.
         let shown = match field.before.as_ref().and_then(Value::as_str) {
             Some(MASK_CHANGED) => MASK_CHANGED,
             _ => MASK,
         };
-        let mut out = vec![line(mark, format!("{name}: {shown}{replace}"))];
+        let mut out = vec![line(mark(&field.before, &field.after), format!("{name}: {shown}{replace}"))];
         out.extend(field.detail.iter().map(|d| line(Mark::Same, format!("{NESTED}{d}"))));
         return out;
     }
-    match (&field.before, &field.after) {
+    if field.changes.is_empty() {
+        return value_diff(name, &field.before, &field.after, replace);
+    }
+    let mut out: Vec<DiffLine> = field
+        .changes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| value_diff(&c.path, &c.before, &c.after, if i == 0 { replace } else { "" }))
+        .collect();
+    if field.unchanged > 0 {
+        let plural = if field.unchanged == 1 { "" } else { "s" };
+        out.push(line(Mark::Same, format!("{NESTED}# ({} unchanged attribute{plural} hidden)", field.unchanged)));
+    }
+    out
+}
+
+fn mark(before: &Option<Value>, after: &Option<Value>) -> Mark {
+    match (before, after) {
+        (None, _) => Mark::Added,
+        (_, None) => Mark::Removed,
+        _ => Mark::Changed,
+    }
+}
+
+/// The change of one value, named `name`, as marked lines.
+fn value_diff(name: &str, before: &Option<Value>, after: &Option<Value>, replace: &str) -> Vec<DiffLine> {
+    let mark = mark(before, after);
+    match (before, after) {
         (Some(before), Some(after)) if is_long(before) || is_long(after) => {
             line_diff(format!("{name}:{replace}"), before, after)
         }
@@ -162,11 +185,19 @@ mod tests {
     use serde_json::json;
 
     fn change(before: Option<Value>, after: Option<Value>) -> FieldChange {
-        FieldChange { field: "f".into(), before, after, forces_replace: false, sensitive: false, detail: vec![] }
+        FieldChange::new("f", before, after)
     }
 
     fn rendered(field: &FieldChange) -> Vec<String> {
         field_diff(field).into_iter().map(|l| format!("{}{}", l.mark.symbol(), l.text)).collect()
+    }
+
+    #[test]
+    fn traced_paths_are_shown_instead_of_the_values() {
+        let mut field = change(Some(json!({"a": 1, "b": 2})), Some(json!({"a": 1, "b": 3})));
+        field.changes = vec![serde_json::from_value(json!({"path": "f.b", "before": 2, "after": 3})).unwrap()];
+        field.unchanged = 1;
+        assert_eq!(rendered(&field), ["~f.b: 2 -> 3", "     # (1 unchanged attribute hidden)"]);
     }
 
     #[test]

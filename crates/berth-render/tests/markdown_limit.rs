@@ -24,12 +24,12 @@ fn big_plan(n: usize) -> Plan {
             let fields = match action {
                 Action::Delete => vec![],
                 _ => vec![FieldChange {
-                    field: "container_definitions".into(),
-                    before: (action != Action::Create).then(|| document("app:v1")),
-                    after: Some(document("app:v2")),
                     forces_replace: action == Action::Replace,
-                    sensitive: false,
-                    detail: vec![],
+                    ..FieldChange::new(
+                        "container_definitions",
+                        (action != Action::Create).then(|| document("app:v1")),
+                        Some(document("app:v2")),
+                    )
                 }],
             };
             let replace_reasons = if action == Action::Replace {

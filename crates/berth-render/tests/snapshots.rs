@@ -98,7 +98,34 @@ async fn every_view_says_where_and_from_what_the_plan_was_made() {
     let markdown = markdown(&plan, GITHUB_COMMENT_LIMIT);
     assert!(markdown.contains(&format!("Planned against `{place}`.\nVariables: `{vars}`.")), "{markdown}");
     let json: serde_json::Value = serde_json::from_str(&plan_json(&plan)).unwrap();
-    assert_eq!(json["format_version"], "1.1");
+    assert_eq!(json["format_version"], "1.2");
     assert_eq!(json["origin"]["account"], "123456789012");
     assert_eq!(json["origin"]["vars"]["db_password"], "(sensitive)");
+}
+
+/// An env var added, a tag changed and one added, after the reference stack
+/// was applied: each shows as the one path that differs, not as a text diff
+/// of the whole document.
+#[tokio::test]
+async fn nested_changes_show_only_the_paths_that_differ() {
+    let cloud = MemoryCloud::default();
+    StackDir::reference().apply(&cloud, &[]).await;
+    let edited = StackDir::modified(|dir| {
+        let path = dir.join("stack.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replacen("tags:\n  project: ecs-sample\n", "tags:\n  project: shop\n  team: web\n", 1);
+        let text = text.replacen(
+            "        environment_files: [ecs-sample-env/prod.env]\n",
+            "        environment_files: [ecs-sample-env/prod.env]\n        environment: { LOG_LEVEL: info }\n",
+            1,
+        );
+        assert!(text.contains("LOG_LEVEL") && text.contains("team: web"), "the reference stack's layout changed");
+        std::fs::write(&path, text).unwrap();
+    });
+    let planned = edited.plan(&cloud, &[], Mode::Apply).await;
+    let scenario = Scenario::new("nested_update", planned);
+    let text = plan_text(&scenario.plan, Style { color: false });
+    assert!(text.contains(r#"~ tags.project: "ecs-sample" -> "shop""#), "{text}");
+    assert!(!text.contains(r#""berth:stack""#), "unchanged tags are hidden: {text}");
+    assert_views(&scenario);
 }

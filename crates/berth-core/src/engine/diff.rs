@@ -78,14 +78,16 @@ pub(super) fn describe_change(node: &Node, plan: &NodePlan, desired: &Value) -> 
             let changed = before.is_some() && after.is_some() && before != after && detail.is_empty();
             FieldChange {
                 detail,
-                before: before.map(|_| Value::from(if changed { crate::plan::MASK_CHANGED } else { MASK })),
-                after: after.map(|_| Value::from(MASK)),
-                field,
-                forces_replace,
                 sensitive: true,
+                forces_replace,
+                ..FieldChange::new(
+                    field,
+                    before.map(|_| Value::from(if changed { crate::plan::MASK_CHANGED } else { MASK })),
+                    after.map(|_| Value::from(MASK)),
+                )
             }
         } else {
-            FieldChange { field, before, after, forces_replace, sensitive: false, detail: vec![] }
+            FieldChange { forces_replace, ..FieldChange::new(field, before, after) }
         });
     }
     let replace_reasons = fields

@@ -150,14 +150,7 @@ pub(super) fn content_fields(kind: Kind, state: &Value) -> Vec<FieldChange> {
     fields
         .iter()
         .filter(|(name, _)| !matches!(name.as_str(), "tags" | "content"))
-        .map(|(name, value)| FieldChange {
-            field: name.clone(),
-            before: Some(value.clone()),
-            after: None,
-            forces_replace: false,
-            sensitive: false,
-            detail: vec![],
-        })
+        .map(|(name, value)| FieldChange::new(name.clone(), Some(value.clone()), None))
         .collect()
 }
 
