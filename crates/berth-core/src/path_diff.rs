@@ -83,16 +83,15 @@ impl Walk {
             return;
         }
         if let Some(key) = ITEM_KEYS.iter().find(|key| names_items(key, before) && names_items(key, after)) {
-            let id = |item: &Value| item[*key].clone();
             let segment = |item: &Value| match (*key, &item[*key]) {
                 ("name", name) => format!("[{name}]"),
                 (key, value) => format!("[{key}={value}]"),
             };
             for a in after {
-                let b = before.iter().find(|b| id(b) == id(a));
+                let b = before.iter().find(|b| b[*key] == a[*key]);
                 self.pair(format!("{path}{}", segment(a)), b, Some(a));
             }
-            for b in before.iter().filter(|b| !after.iter().any(|a| id(a) == id(b))) {
+            for b in before.iter().filter(|b| !after.iter().any(|a| a[*key] == b[*key])) {
                 self.pair(format!("{path}{}", segment(b)), Some(b), None);
             }
             return;

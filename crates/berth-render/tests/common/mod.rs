@@ -38,6 +38,20 @@ impl StackDir {
         StackDir { path: temp.path().to_path_buf(), _temp: Some(temp) }
     }
 
+    /// A copy of the reference stack whose stack file has each `(from, to)`
+    /// replaced once; fails when the reference stack no longer holds a `from`.
+    pub fn edited(replacements: &[(&str, &str)]) -> StackDir {
+        StackDir::modified(|dir| {
+            let path = dir.join("stack.yaml");
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            for (from, to) in replacements {
+                assert!(text.contains(from), "the reference stack's layout changed: no {from:?}");
+                text = text.replacen(from, to, 1);
+            }
+            std::fs::write(&path, text).unwrap();
+        })
+    }
+
     pub fn stack_file(&self) -> PathBuf {
         self.path.join("stack.yaml")
     }
@@ -95,19 +109,14 @@ pub const DB_URL: &str = "postgres://user:S3cretValue@db/x";
 
 /// The reference stack with a sensitive var passed to the app container's environment.
 pub fn with_sensitive_var() -> StackDir {
-    StackDir::modified(|dir| {
-        let path = dir.join("stack.yaml");
-        let text = std::fs::read_to_string(&path).unwrap();
-        let text =
-            text.replacen("vars:\n", &format!("vars:\n  db_url: {{ value: \"{DB_URL}\", sensitive: true }}\n"), 1);
-        let text = text.replacen(
+    let vars = format!("vars:\n  db_url: {{ value: \"{DB_URL}\", sensitive: true }}\n");
+    StackDir::edited(&[
+        ("vars:\n", &vars),
+        (
             "        environment_files: [ecs-sample-env/prod.env]\n",
             "        environment_files: [ecs-sample-env/prod.env]\n        environment: { DB_URL: \"${var.db_url}\", LOG_LEVEL: info }\n",
-            1,
-        );
-        assert!(text.contains("${var.db_url}"), "the reference stack's layout changed");
-        std::fs::write(&path, text).unwrap();
-    })
+        ),
+    ])
 }
 
 /// A plan with the graph it was made from.
